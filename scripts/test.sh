@@ -13,10 +13,10 @@ export VOCAGNO_PYTHON
 echo "== type check and lint"
 npx tsc --noEmit
 npx biome check .
-"$VOCAGNO_PYTHON" -m ruff check batch-image
+"$VOCAGNO_PYTHON" -m ruff check batch-image --config batch-image/pyproject.toml
 
 echo "== TypeScript tests"
 npx vitest run
 
 echo "== Python tests"
-"$VOCAGNO_PYTHON" -m pytest -q batch-image
+"$VOCAGNO_PYTHON" -m pytest -q batch-image -c batch-image/pyproject.toml
