@@ -188,9 +188,17 @@ def parse_config(raw: dict[str, Any]) -> TrainConfig:
 
 
 def load_config_argument(argument: str) -> dict[str, Any]:
-    """Read `--config`: inline JSON when it starts with `{` or `[`, otherwise a JSON file path."""
+    """Read `--config`: inline JSON when it starts with `{` or `[`, a `file://` or `s3://` URI
+    (the plan step's `trainer-config.json`), otherwise a JSON file path."""
     if argument.lstrip().startswith(("{", "[")):
         text = argument
+    elif argument.startswith(("s3://", "file://")):
+        from . import storage
+
+        try:
+            text = storage.read_bytes(argument).decode("utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError([f"--config: cannot read {argument!r} ({error}); pass a JSON object"]) from None
     else:
         try:
             text = Path(argument).read_text(encoding="utf-8")

@@ -69,3 +69,16 @@ def test_config_argument_rejects_array() -> None:
 def test_fsdp_rejects_retained_graphs() -> None:
     with pytest.raises(ConfigError, match="loss.accumulation 'retain' .* use 'recompute' with 'fsdp'"):
         parse_config({"student_model": "m", "parallelism": "fsdp", "loss": {"accumulation": "retain"}})
+
+
+def test_config_argument_reads_file_uri(tmp_path) -> None:
+    path = tmp_path / "trainer-config.json"
+    path.write_text('{"student_model": "s3://bucket/tinyllama", "max_steps": 7}', encoding="utf-8")
+    raw = load_config_argument(path.as_uri())
+    assert raw["max_steps"] == 7
+
+
+def test_config_argument_missing_uri_names_it(tmp_path) -> None:
+    missing = (tmp_path / "absent.json").as_uri()
+    with pytest.raises(ConfigError, match="absent.json"):
+        load_config_argument(missing)
