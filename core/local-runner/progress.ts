@@ -1,0 +1,90 @@
+import cliProgress from "cli-progress";
+
+/** Receives the progress of a local run, stage by stage. */
+export interface ProgressReporter {
+  stageStarted(stage: string): void;
+  /** Work units of a stage done so far (items, array indexes, variants). */
+  stageProgress(stage: string, done: number, total: number): void;
+  stageEnded(stage: string, status: "succeeded" | "failed", durationMs: number): void;
+  stop(): void;
+}
+
+/** A reporter that shows nothing (tests, library use). */
+export const silentProgress: ProgressReporter = {
+  stageStarted() {},
+  stageProgress() {},
+  stageEnded() {},
+  stop() {},
+};
+
+/** One bar per stage on a terminal. */
+export class TerminalProgress implements ProgressReporter {
+  private readonly bars = new cliProgress.MultiBar(
+    {
+      format: " {stage} [{bar}] {value}/{total} {status}",
+      hideCursor: true,
+      clearOnComplete: false,
+      stream: process.stderr,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  private readonly stages = new Map<string, cliProgress.SingleBar>();
+
+  stageStarted(stage: string): void {
+    if (!this.stages.has(stage)) {
+      this.stages.set(stage, this.bars.create(1, 0, { stage: stage.padEnd(20), status: "running" }));
+    }
+  }
+
+  stageProgress(stage: string, done: number, total: number): void {
+    this.stageStarted(stage);
+    const bar = this.stages.get(stage)!;
+    bar.setTotal(total);
+    bar.update(done);
+  }
+
+  stageEnded(stage: string, status: "succeeded" | "failed", durationMs: number): void {
+    this.stageStarted(stage);
+    const bar = this.stages.get(stage)!;
+    bar.update(status === "succeeded" ? bar.getTotal() : bar.getProgress() * bar.getTotal(), {
+      status: `${status} in ${(durationMs / 1000).toFixed(1)} s`,
+    });
+  }
+
+  stop(): void {
+    this.bars.stop();
+  }
+}
+
+/** Plain lines for logs and pipes: stage starts and ends, and progress at most every `intervalMs`. */
+export class LineProgress implements ProgressReporter {
+  private readonly lastLine = new Map<string, number>();
+
+  constructor(
+    private readonly write: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+    private readonly intervalMs = 10_000,
+  ) {}
+
+  stageStarted(stage: string): void {
+    this.write(`${stage}: started`);
+    this.lastLine.set(stage, Date.now());
+  }
+
+  stageProgress(stage: string, done: number, total: number): void {
+    const now = Date.now();
+    if (done < total && now - (this.lastLine.get(stage) ?? 0) < this.intervalMs) return;
+    this.lastLine.set(stage, now);
+    this.write(`${stage}: ${done}/${total}`);
+  }
+
+  stageEnded(stage: string, status: "succeeded" | "failed", durationMs: number): void {
+    this.write(`${stage}: ${status} in ${(durationMs / 1000).toFixed(1)} s`);
+  }
+
+  stop(): void {}
+}
+
+/** Picks bars on a terminal and plain lines otherwise. */
+export function progressForStream(stream: NodeJS.WriteStream = process.stderr): ProgressReporter {
+  return stream.isTTY ? new TerminalProgress() : new LineProgress();
+}
