@@ -92,7 +92,8 @@ export function readCorpus(uri: string, options: CorpusReadOptions): CorpusReade
     counts,
     [Symbol.asyncIterator]: () => {
       // A second pass would add to the same counts and rejects, so it is refused.
-      if (started) throw new CorpusError("invalid_option", uri, `the reader of ${uri} can be iterated only once`);
+      if (started)
+        throw new CorpusError("invalid_option", uri, `the reader of ${uri} can be iterated only once`);
       started = true;
       return records();
     },
