@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { TokenizerError } from "./errors.ts";
@@ -193,7 +194,35 @@ export async function buildTinyLlamaTokenizer(outputPath = TINYLLAMA_TOKENIZER_P
  * @example
  * const tokenizer = await loadTokenizer(await ensureTinyLlamaTokenizer());
  */
-export async function ensureTinyLlamaTokenizer(outputPath = TINYLLAMA_TOKENIZER_PATH): Promise<string> {
+export async function ensureTinyLlamaTokenizer(outputPath?: string): Promise<string> {
+  if (outputPath !== undefined) {
+    return ensureTokenizerFileAt(outputPath);
+  }
+  try {
+    return await ensureTokenizerFileAt(TINYLLAMA_TOKENIZER_PATH);
+  } catch (error) {
+    if (!READ_ONLY_ERROR_CODES.has((error as NodeJS.ErrnoException).code ?? "")) {
+      throw error;
+    }
+    // A bundled Lambda has a read-only code directory, and only the system's temporary directory is writable.
+    // NOTE: tests run as root here, where nothing is read-only, so this branch has not run in a test.
+    return ensureTokenizerFileAt(TINYLLAMA_FALLBACK_PATH);
+  }
+}
+
+/** Error codes of a file system that does not let the repository's build folder be created or written. */
+const READ_ONLY_ERROR_CODES = new Set(["EROFS", "EACCES", "EPERM"]);
+
+/** Where the tokenizer is built when the repository's build folder is read-only (AWS Lambda). */
+export const TINYLLAMA_FALLBACK_PATH = path.join(
+  tmpdir(),
+  "vocagno",
+  "tokenizers",
+  "tinyllama",
+  "tokenizer.json",
+);
+
+async function ensureTokenizerFileAt(outputPath: string): Promise<string> {
   try {
     const info = await stat(outputPath);
     if (info.isFile() && info.size > 0) {
