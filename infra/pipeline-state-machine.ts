@@ -177,6 +177,12 @@ export class PipelineStateMachine extends Construct {
       jobQueueArn: props.jobQueue.jobQueueArn,
       jobDefinitionArn: props.teacherJobDefinition.jobDefinitionArn,
       arraySize: sfn.JsonPath.numberAt("$.plan.teacherArraySize"),
+      // Batch gives each child only its index, so the size travels as an environment override.
+      containerOverrides: {
+        environment: {
+          VOCAGNO_ARRAY_SIZE: sfn.JsonPath.format("{}", sfn.JsonPath.stringAt("$.plan.teacherArraySize")),
+        },
+      },
       payload: teacherPayload,
       resultPath: "$.teacher",
     });

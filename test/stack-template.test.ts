@@ -223,6 +223,17 @@ describe("PipelineStateMachine", () => {
     expect(definition.States[STATE.scoreTeacherSingle].Parameters).not.toHaveProperty("ArrayProperties");
   });
 
+  it("passes the array size to teacher workers", () => {
+    // Batch sets only AWS_BATCH_JOB_ARRAY_INDEX in each child, and AWS_BATCH names are reserved.
+    expect(definition.States[STATE.scoreTeacherArray].Parameters).toMatchObject({
+      ContainerOverrides: {
+        Environment: [
+          { Name: "VOCAGNO_ARRAY_SIZE", "Value.$": "States.Format('{}', $.plan.teacherArraySize)" },
+        ],
+      },
+    });
+  });
+
   it("keeps only ids of Batch results", () => {
     const batchStates = allStates(definition).filter(
       ([, state]) => state.Resource === "arn:aws:states:::batch:submitJob.sync",

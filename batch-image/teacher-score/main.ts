@@ -93,16 +93,18 @@ const program = new Command()
       .env("AWS_BATCH_JOB_ARRAY_INDEX"),
   )
   .addOption(
+    // AWS Batch sets only the index; names starting with AWS_BATCH are reserved, so the state machine
+    // passes the size as VOCAGNO_ARRAY_SIZE in the container overrides.
     new Option("--array-size <n>", "number of workers in the array job")
       .argParser(positiveInteger)
-      .env("AWS_BATCH_JOB_ARRAY_SIZE"),
+      .env("VOCAGNO_ARRAY_SIZE"),
   );
 
 program.parse();
 const flags = program.opts();
 if (flags.arrayIndex !== undefined && flags.arraySize === undefined) {
   program.error(
-    `array index ${flags.arrayIndex} is set but the array size is not: pass --array-size or set AWS_BATCH_JOB_ARRAY_SIZE`,
+    `array index ${flags.arrayIndex} is set but the array size is not: pass --array-size or set VOCAGNO_ARRAY_SIZE`,
   );
 }
 

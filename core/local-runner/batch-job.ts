@@ -15,6 +15,9 @@ export interface SubmitJobRequest {
   readonly JobDefinition: string;
   readonly Parameters?: Record<string, string>;
   readonly ArrayProperties?: { readonly Size: number };
+  readonly ContainerOverrides?: {
+    readonly Environment?: ReadonlyArray<{ readonly Name: string; readonly Value: string }>;
+  };
 }
 
 /** Mapping of the container onto this machine. */
@@ -119,6 +122,9 @@ export async function runLocalBatchJob(
       mapImagePath(value, environment.repositoryRoot),
     ]),
   );
+  for (const { Name, Value } of request.ContainerOverrides?.Environment ?? []) {
+    containerEnvironment[Name] = Value;
+  }
   const arraySize = request.ArrayProperties?.Size;
   const indexes: (number | null)[] =
     arraySize === undefined ? [null] : Array.from({ length: arraySize }, (_, index) => index);
@@ -145,7 +151,6 @@ export async function runLocalBatchJob(
     };
     if (index !== null) {
       env.AWS_BATCH_JOB_ARRAY_INDEX = String(index);
-      env.AWS_BATCH_JOB_ARRAY_SIZE = String(arraySize);
     }
     const { exitCode, signal } = await runProcess(command, env, environment.repositoryRoot, logFile);
     environment.onIndexDone?.(request.JobName, index, indexes.length);
