@@ -11,6 +11,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/python-env.sh
 VOCAGNO_PYTHON="$(bash scripts/python-env.sh --print)/bin/python"
 export VOCAGNO_PYTHON
+# Expected failures in tests log at error level; info lines would bury the results.
+export VOCAGNO_LOG_LEVEL="${VOCAGNO_LOG_LEVEL:-warn}"
 
 if ! command -v chromium >/dev/null 2>&1; then
   if [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
