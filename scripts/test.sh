@@ -14,12 +14,12 @@ export VOCAGNO_PYTHON
 # Expected failures in tests log at error level; info lines would bury the results.
 export VOCAGNO_LOG_LEVEL="${VOCAGNO_LOG_LEVEL:-warn}"
 
-if ! command -v chromium >/dev/null 2>&1; then
+if [[ ! -x "${VOCAGNO_CHROMIUM:-/usr/bin/chromium}" ]]; then
   if [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
     echo "vocagno: installing Chromium for the report rendering test" >&2
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   else
-    echo "vocagno: the report test needs Chromium at /usr/bin/chromium; install it (apt-get install chromium) and rerun" >&2
+    echo "vocagno: the report test needs Chromium at /usr/bin/chromium; install it (apt-get install chromium) or set VOCAGNO_CHROMIUM, then rerun" >&2
     exit 1
   fi
 fi
