@@ -23,12 +23,6 @@ export function addNagSuppressions(stack: Stack): void {
       ],
     },
     {
-      id: "AwsSolutions-L1",
-      reason:
-        "The handlers are built and tested on Node.js 20 (the project's engine and the Lambda runtime here); a runtime " +
-        "upgrade moves the project, the tests and the Lambdas together.",
-    },
-    {
       id: "AwsSolutions-SQS3",
       reason: "The queue is itself the dead-letter queue of the trigger rule's Lambda target.",
     },

@@ -101,7 +101,7 @@ describe("ExperimentTrigger", () => {
 describe("PipelineFunction", () => {
   it("runs every handler on Node.js 20 with tracing", () => {
     const functions = template.findResources("AWS::Lambda::Function", {
-      Properties: { Handler: "index.handler", Runtime: "nodejs20.x", TracingConfig: { Mode: "Active" } },
+      Properties: { Handler: "index.handler", Runtime: "nodejs24.x", TracingConfig: { Mode: "Active" } },
     });
     // plan, prepare, evaluate, report and trigger
     expect(Object.keys(functions)).toHaveLength(5);

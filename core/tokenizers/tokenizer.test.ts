@@ -107,9 +107,10 @@ describe("tokenizer identity", () => {
   const cases = [
     { name: "tinyllama", vocabSize: 32_000, bosId: 1, eosId: 2 },
     { name: "mistral", vocabSize: 32_000, bosId: 1, eosId: 2 },
-    { name: "qwen", vocabSize: 151_669, bosId: null, eosId: 151_645 },
+    // Known names use the base models' EOS for pretraining, not the chat turn end of tokenizer_config.json.
+    { name: "qwen", vocabSize: 151_669, bosId: null, eosId: 151_643 },
     { name: "llama3", vocabSize: 128_256, bosId: 128_000, eosId: 128_001 },
-    { name: "gemma3", vocabSize: 262_145, bosId: 2, eosId: 106 },
+    { name: "gemma3", vocabSize: 262_145, bosId: 2, eosId: 1 },
   ];
   for (const expected of cases) {
     it(`reads ${expected.name}`, async () => {
@@ -121,6 +122,19 @@ describe("tokenizer identity", () => {
       expect(identity.sha256).toMatch(/^[0-9a-f]{64}$/);
     });
   }
+
+  it("names the pretraining EOS tokens", async () => {
+    const qwen = await tokenizer("qwen");
+    const gemma = await tokenizer("gemma3");
+    expect(qwen.tokenString(qwen.identity.eosId!)).toBe("<|endoftext|>");
+    expect(gemma.tokenString(gemma.identity.eosId!)).toBe("<eos>");
+  });
+
+  it("reads the chat EOS from a path", async () => {
+    // The same file loaded by path keeps tokenizer_config.json's EOS, `<|im_end|>`.
+    const byPath = await loadTokenizer(KNOWN_TOKENIZERS.qwen.path);
+    expect(byPath.identity.eosId).toBe(151_645);
+  });
 
   it("tells Mistral from Llama-2 by the id of ▁the", async () => {
     const mistral = await tokenizer("mistral");

@@ -5,7 +5,7 @@ import { isNotFound, parseUri, readUri } from "../storage/index.ts";
 import { TokenizerError } from "./errors.ts";
 import type { SpecialIdOverrides, TokenizerConfigJson, TokenizerIdentity } from "./identity.ts";
 import { computeTokenizerIdentity } from "./identity.ts";
-import { resolveTokenizerSource } from "./known.ts";
+import { isKnownTokenizerName, KNOWN_TOKENIZERS, resolveTokenizerSource } from "./known.ts";
 import { codePointToUtf8Offsets } from "./offsets.ts";
 import type { TokenPieces } from "./pieces.ts";
 import { buildTokenPieces } from "./pieces.ts";
@@ -201,7 +201,11 @@ export async function loadTokenizer(
   const fileBytes = await readTokenizerFile(fileUri, source);
   const json = parseTokenizerJson(new TextDecoder().decode(fileBytes), fileUri);
   const config = await readTokenizerConfig(siblingUri(fileUri, "tokenizer_config.json"));
-  const identity = computeTokenizerIdentity(fileBytes, json, config, options.specialIds ?? {}, fileUri);
+  const knownDefaults = isKnownTokenizerName(source)
+    ? KNOWN_TOKENIZERS[source].pretrainingSpecialIds
+    : undefined;
+  const overrides = { ...knownDefaults, ...options.specialIds };
+  const identity = computeTokenizerIdentity(fileBytes, json, config, overrides, fileUri);
   return new LoadedTokenizer(source, json, identity);
 }
 
