@@ -117,6 +117,25 @@ describe("vocagno align", () => {
     expect((await readdir(scratch)).filter((name) => name.endsWith(".tmp"))).toEqual([]);
   });
 
+  it("fails when every record is rejected", async () => {
+    const input = path.join(scratch, "wrong-field.jsonl");
+    await writeFile(input, '{"text": "a"}\n{"text": "b"}\n');
+    const result = await runCli([
+      "align",
+      "--student",
+      "tinyllama",
+      "--teacher",
+      "qwen",
+      "--input",
+      input,
+      "--text-field",
+      "body",
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("all 2 records were rejected");
+    expect(result.stdout).toBe("");
+  });
+
   it("prints a readable view", async () => {
     const result = await runCli([
       "align",

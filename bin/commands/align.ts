@@ -123,6 +123,11 @@ async function* readInput(options: AlignCommandOptions): AsyncGenerator<CorpusRe
     throw new Error(`cannot read input ${input}: ${(error as Error).message}`, { cause: error });
   }
   logger.info({ input, documents: reader.counts.good, rejected: reader.counts.rejected }, "input read");
+  if (reader.counts.good === 0 && reader.counts.rejected > 0) {
+    throw new Error(
+      `no document in ${input} could be read: all ${reader.counts.rejected} records were rejected (reasons logged above); check --text-field and --id-field`,
+    );
+  }
 }
 
 async function writeBatch(

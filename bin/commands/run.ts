@@ -4,6 +4,7 @@ import { CloudFormationClient } from "@aws-sdk/client-cloudformation";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import type { Command } from "commander";
+import { parseExperimentText } from "../../core/experiment/index.ts";
 import { type LocalRunResult, progressForStream, runLocal } from "../../core/local-runner/index.ts";
 import { deriveRunId } from "../../core/steps/run-id.ts";
 import { EXPERIMENTS_PREFIX } from "../../infra/experiment-trigger.ts";
@@ -114,6 +115,7 @@ export function registerRunCommand(program: Command): void {
     .option("--start", "with --stack: start the execution now instead of waiting for the bucket's trigger")
     .action(async (experiment: string, flags: RunFlags) => {
       if (flags.local && flags.stack) throw new Error("pass either --local or --stack, not both");
+      await checkExperimentFile(experiment);
       if (flags.local) {
         const result = await runLocal({
           experimentPath: experiment,
@@ -138,4 +140,22 @@ export function registerRunCommand(program: Command): void {
       });
       process.stdout.write(`${JSON.stringify(started)}\n`);
     });
+}
+
+/**
+ * Reads and validates the experiment before anything is synthesized or
+ * uploaded, so a wrong path or a bad file fails at once with every problem.
+ */
+async function checkExperimentFile(experimentPath: string): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(experimentPath, "utf8");
+  } catch (error) {
+    const reason =
+      (error as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : (error as Error).message;
+    throw new Error(
+      `cannot read experiment file ${experimentPath}: ${reason}; pass the path of an experiment JSON file`,
+    );
+  }
+  parseExperimentText(text, experimentPath);
 }
