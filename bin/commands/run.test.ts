@@ -14,7 +14,10 @@ function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr:
       [CLI, ...args],
       { env: { ...process.env, VOCAGNO_LOG_LEVEL: "warn" } },
       (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
+        let code = 0;
+        if (error !== null) {
+          code = typeof error.code === "number" ? error.code : 1;
+        }
         resolve({ code, stdout, stderr });
       },
     );
