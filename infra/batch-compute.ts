@@ -6,6 +6,7 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
+import type { StackCompute } from "../core/steps/stack-compute.ts";
 import {
   TEACHER_SCORE_COMMAND,
   TEACHER_SCORE_DEFAULT_PARAMETERS,
@@ -41,11 +42,14 @@ export interface BatchComputeProps {
   readonly trainResources?: WorkerResources;
   /** Nodes of a training job; above 1 training is a multi-node parallel job on on-demand capacity. @default 1 */
   readonly trainNodes?: number;
+  /** GPUs per training node, replacing those of `trainResources`. @default those of trainResources */
+  readonly trainGpusPerNode?: number;
   /** Attempts of a job, counting the first; only Spot reclaims are retried. @default 3 */
   readonly retryAttempts?: number;
 }
 
-const DEFAULT_INSTANCE_TYPES = ["g5.xlarge", "g5.2xlarge", "g5.12xlarge"];
+/** Default instance types; they include the experiment's default teacher (g5.xlarge) and training (g5.2xlarge) types. */
+export const DEFAULT_INSTANCE_TYPES = ["g5.xlarge", "g5.2xlarge", "g5.12xlarge"];
 
 const DEFAULT_TEACHER_RESOURCES: WorkerResources = {
   vcpus: 4,
@@ -89,12 +93,13 @@ export class BatchCompute extends Construct {
   readonly trainJobDefinition: batch.EcsJobDefinition | batch.MultiNodeJobDefinition;
   readonly jobRole: iam.Role;
   readonly logGroup: logs.LogGroup;
+  /** Settings fixed at deployment, which the plan step checks each experiment against. */
+  readonly settings: StackCompute;
 
   constructor(scope: Construct, id: string, props: BatchComputeProps) {
     super(scope, id);
-    const instanceTypes = (props.instanceTypes ?? DEFAULT_INSTANCE_TYPES).map(
-      (name) => new ec2.InstanceType(name),
-    );
+    const instanceTypeNames = props.instanceTypes ?? DEFAULT_INSTANCE_TYPES;
+    const instanceTypes = instanceTypeNames.map((name) => new ec2.InstanceType(name));
     const trainNodes = props.trainNodes ?? 1;
     if (!Number.isInteger(trainNodes) || trainNodes < 1) {
       throw new Error(`trainNodes is ${trainNodes}; set it to a whole number of nodes, 1 or more.`);
@@ -183,7 +188,18 @@ export class BatchCompute extends Construct {
       propagateTags: true,
     });
 
-    const train = props.trainResources ?? DEFAULT_TRAIN_RESOURCES;
+    const trainResources = props.trainResources ?? DEFAULT_TRAIN_RESOURCES;
+    const train = { ...trainResources, gpus: props.trainGpusPerNode ?? trainResources.gpus };
+    this.settings = {
+      instanceTypes: instanceTypeNames,
+      spot: useSpot,
+      onDemand: true,
+      trainNodes,
+      trainGpusPerNode: train.gpus,
+      // Batch takes no container overrides for a multi-node job, so its GPUs stay those of the definition.
+      trainGpusPerRun: trainNodes === 1,
+      maxvCpus: props.maxvCpus ?? 256,
+    };
     const trainContainer = container("TrainContainer", trainCommand(train.gpus, trainNodes), train);
     this.trainJobDefinition =
       trainNodes > 1

@@ -65,7 +65,7 @@ export class PipelineFunction extends nodejs.NodejsFunction {
       handler: "handler",
       description: props.description,
       // Node.js 20 is deprecated on Lambda since 2026-04-30; the handlers use nothing newer than Node.js 20 has.
-      runtime: lambda.Runtime.NODEJS_24_X,
+      runtime: lambda.Runtime.NODEJS_26_X,
       architecture: lambda.Architecture.X86_64,
       memorySize: props.memorySize ?? 1024,
       timeout: props.timeout ?? Duration.minutes(5),
@@ -77,7 +77,7 @@ export class PipelineFunction extends nodejs.NodejsFunction {
       bundling: {
         forceDockerBundling: false,
         format: nodejs.OutputFormat.ESM,
-        target: "node24",
+        target: "node26",
         mainFields: ["module", "main"],
         sourceMap: true,
         // ESM output has no `require`; bundled CommonJS dependencies still call it.

@@ -22,6 +22,12 @@ export interface PipelineStateMachineProps {
   readonly trainJobQueue?: batch.IJobQueue;
   readonly teacherJobDefinition: batch.IJobDefinition;
   readonly trainJobDefinition: batch.IJobDefinition;
+  /**
+   * Whether each training job gets the GPU count of the run's experiment
+   * (`compute.gpusPerNode`); Batch takes no container overrides for a
+   * multi-node job. @default true
+   */
+  readonly trainGpusPerRun?: boolean;
   /** Topic that hears about a failed execution that has no run id (the report Lambda notifies for all others). */
   readonly notificationTopic: sns.ITopic;
   /** Prepare Lambdas running at once. @default 100 */
@@ -208,6 +214,9 @@ export class PipelineStateMachine extends Construct {
       ),
       jobQueueArn: (props.trainJobQueue ?? props.jobQueue).jobQueueArn,
       jobDefinitionArn: props.trainJobDefinition.jobDefinitionArn,
+      // The experiment's GPUs per node, as the Batch API's text value; the trainer starts one process per GPU.
+      containerOverrides:
+        (props.trainGpusPerRun ?? true) ? { gpuCount: sfn.JsonPath.numberAt("$.gpus") } : undefined,
       payload: sfn.TaskInput.fromObject({
         run: sfn.JsonPath.stringAt("$.runUri"),
         variant: sfn.JsonPath.stringAt("$.variant"),
@@ -222,6 +231,7 @@ export class PipelineStateMachine extends Construct {
         runUri: sfn.JsonPath.stringAt("$.plan.runUri"),
         config: sfn.JsonPath.stringAt("$.plan.trainerConfigUri"),
         variant: sfn.JsonPath.stringAt("$$.Map.Item.Value"),
+        gpus: sfn.JsonPath.format("{}", sfn.JsonPath.stringAt("$.plan.gpusPerNode")),
       },
       maxConcurrency: 0,
       resultPath: "$.train",

@@ -37,4 +37,5 @@ export const PLAN_FIELDS = {
   variants: "$.Payload.variants",
   teacherBundleUri: "$.Payload.teacher.bundle",
   aggregation: "$.Payload.teacher.aggregation",
+  gpusPerNode: "$.Payload.compute.gpusPerNode",
 } as const;

@@ -82,6 +82,7 @@ export function stackPropsFromContext(app: App): VocagnoStackProps {
     spot: optionalBoolean(app, "vocagno:spot"),
     maxvCpus: optionalNumber(app, "vocagno:maxvCpus"),
     trainNodes: optionalNumber(app, "vocagno:trainNodes"),
+    trainGpusPerNode: optionalNumber(app, "vocagno:trainGpusPerNode"),
     prepareMaxConcurrency: optionalNumber(app, "vocagno:prepareMaxConcurrency"),
     toleratedFailurePercentage: optionalNumber(app, "vocagno:toleratedFailurePercentage"),
     notificationEmails: optionalStrings(app, "vocagno:notificationEmails"),

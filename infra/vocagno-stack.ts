@@ -2,6 +2,7 @@ import { CfnOutput, Duration, Stack, type StackProps, Tags } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
+import { STACK_COMPUTE_ENV } from "../core/steps/stack-compute.ts";
 import { BatchCompute, type WorkerResources } from "./batch-compute.ts";
 import { ExperimentTrigger } from "./experiment-trigger.ts";
 import { PipelineAlarms } from "./pipeline-alarms.ts";
@@ -29,6 +30,8 @@ export interface VocagnoStackProps extends StackProps {
   readonly maxvCpus?: number;
   /** Nodes of a training job; above 1 makes training a multi-node parallel job. @default 1 */
   readonly trainNodes?: number;
+  /** GPUs of each node of a multi-node training job; single-node jobs take theirs from each run. @default 1 */
+  readonly trainGpusPerNode?: number;
   /** Teacher scoring container. @default see BatchCompute */
   readonly teacherResources?: WorkerResources;
   /** Training container, per node. @default see BatchCompute */
@@ -95,6 +98,7 @@ export class VocagnoStack extends Stack {
       spot: props.spot,
       maxvCpus: props.maxvCpus,
       trainNodes: props.trainNodes,
+      trainGpusPerNode: props.trainGpusPerNode,
       teacherResources: props.teacherResources,
       trainResources: props.trainResources,
     });
@@ -103,7 +107,8 @@ export class VocagnoStack extends Stack {
     const plan = new PipelineFunction(this, "PlanFunction", {
       entryFile: "plan.ts",
       description: "Validates and freezes an experiment, lists the corpus and writes the run's work items",
-      environment: stepEnvironment,
+      // Plan fails a run whose experiment asks for compute that this stack does not provide.
+      environment: { ...stepEnvironment, [STACK_COMPUTE_ENV]: JSON.stringify(this.compute.settings) },
       knownTokenizers: true,
     });
     const prepare = new PipelineFunction(this, "PrepareFunction", {
@@ -144,6 +149,7 @@ export class VocagnoStack extends Stack {
       trainJobQueue: this.compute.trainJobQueue,
       teacherJobDefinition: this.compute.teacherJobDefinition,
       trainJobDefinition: this.compute.trainJobDefinition,
+      trainGpusPerRun: this.compute.settings.trainGpusPerRun,
       notificationTopic: notifications.topic,
       prepareMaxConcurrency: props.prepareMaxConcurrency,
       toleratedFailurePercentage: props.toleratedFailurePercentage,

@@ -3,6 +3,7 @@ import { ExperimentError } from "../core/experiment/index.ts";
 import { readManifest } from "../core/steps/manifest.ts";
 import { RunConflictError } from "../core/steps/plan.ts";
 import { contentFingerprint, deriveRunId } from "../core/steps/run-id.ts";
+import { STACK_COMPUTE_ENV, type StackCompute } from "../core/steps/stack-compute.ts";
 import {
   smallExperiment,
   temporaryRoot,
@@ -140,6 +141,46 @@ describe("plan handler on a local directory", () => {
     expect(paths).toEqual(["corpus.recordsPerItem", "teacher.aggregaton"]);
     expect((error as Error).message).toMatch(/did you mean "aggregation"/);
     expect(await existsUri(joinUri(local.root, "runs", "invalid-1", "experiment.json"))).toBe(false);
+  });
+
+  test("rejects compute the stack lacks", async () => {
+    const corpusUri = await writeCorpus(local.root, "k", { "k.jsonl": records(4, "k") });
+    const experimentUri = await writeExperiment(
+      local.root,
+      "big",
+      smallExperiment(corpusUri, {
+        compute: { trainingInstanceType: "p5.48xlarge", gpusPerNode: 8, nodes: 4 },
+      }),
+    );
+    const stack: StackCompute = {
+      instanceTypes: ["g5.xlarge", "g5.2xlarge", "g5.12xlarge"],
+      spot: true,
+      onDemand: true,
+      trainNodes: 1,
+      trainGpusPerNode: 1,
+      trainGpusPerRun: true,
+      maxvCpus: 256,
+    };
+    process.env[STACK_COMPUTE_ENV] = JSON.stringify(stack);
+    try {
+      const error = await handler({ experimentUri, runId: "big-1" }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ExperimentError);
+      expect((error as ExperimentError).problems.map((problem) => problem.path)).toEqual([
+        "compute.trainingInstanceType",
+        // Once for the stack's 1 node, once for 4 * 192 vCPUs of p5.48xlarge above the stack's 256.
+        "compute.nodes",
+        "compute.nodes",
+      ]);
+      expect((error as Error).message).toContain("-c vocagno:trainNodes=4");
+      expect(await existsUri(joinUri(local.root, "runs", "big-1", "experiment.json"))).toBe(false);
+
+      // The same stack plans an experiment with the default compute.
+      const fits = await writeExperiment(local.root, "fits", smallExperiment(corpusUri));
+      const output = await handler({ experimentUri: fits, runId: "fits-1" });
+      expect(output.compute.gpusPerNode).toBe(1);
+    } finally {
+      delete process.env[STACK_COMPUTE_ENV];
+    }
   });
 
   test("single-item corpus fails with advice", async () => {

@@ -1,14 +1,16 @@
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
+import { parseExperiment } from "../core/experiment/index.ts";
 import {
   type AslState,
   readPipelineTemplate,
   type StateMachineDefinition,
 } from "../core/local-runner/pipeline-template.ts";
+import { computeProblems, STACK_COMPUTE_ENV, type StackCompute } from "../core/steps/stack-compute.ts";
 import { NON_RETRYABLE_ERRORS } from "../infra/pipeline-state-machine.ts";
 import { STATE } from "../infra/state-names.ts";
 import { createVocagnoApp } from "../infra/vocagno-app.ts";
-import { TEACHER_SCORE_COMMAND, TRAIN_COMMAND, trainCommand } from "../infra/worker-commands.ts";
+import { TEACHER_SCORE_COMMAND, trainCommand } from "../infra/worker-commands.ts";
 
 // One synthesis for the file, without Lambda bundling (stack-nag.test.ts covers a bundled synthesis).
 let template: Template;
@@ -101,7 +103,7 @@ describe("ExperimentTrigger", () => {
 describe("PipelineFunction", () => {
   it("runs every handler on Node.js 20 with tracing", () => {
     const functions = template.findResources("AWS::Lambda::Function", {
-      Properties: { Handler: "index.handler", Runtime: "nodejs24.x", TracingConfig: { Mode: "Active" } },
+      Properties: { Handler: "index.handler", Runtime: "nodejs26.x", TracingConfig: { Mode: "Active" } },
     });
     // plan, prepare, evaluate, report and trigger
     expect(Object.keys(functions)).toHaveLength(5);
@@ -234,6 +236,20 @@ describe("PipelineStateMachine", () => {
     });
   });
 
+  it("gives each training job the GPUs of the run's experiment", () => {
+    // Batch's ResourceRequirements take text, so the plan's number is formatted in the Map's item.
+    expect(definition.States[STATE.trainVariants].ItemSelector).toMatchObject({
+      "gpus.$": "States.Format('{}', $.plan.gpusPerNode)",
+    });
+    const trainVariant = allStates(definition).find(([name]) => name === STATE.trainVariant)?.[1];
+    expect(trainVariant?.Parameters).toMatchObject({
+      ContainerOverrides: { ResourceRequirements: [{ Type: "GPU", "Value.$": "$.gpus" }] },
+    });
+    expect(definition.States[STATE.plan].ResultSelector).toMatchObject({
+      "gpusPerNode.$": "$.Payload.compute.gpusPerNode",
+    });
+  });
+
   it("keeps only ids of Batch results", () => {
     const batchStates = allStates(definition).filter(
       ([, state]) => state.Resource === "arn:aws:states:::batch:submitJob.sync",
@@ -304,7 +320,7 @@ describe("BatchCompute", () => {
   it("defines the training job with its command", () => {
     template.hasResourceProperties("AWS::Batch::JobDefinition", {
       Type: "container",
-      ContainerProperties: Match.objectLike({ Command: TRAIN_COMMAND }),
+      ContainerProperties: Match.objectLike({ Command: trainCommand(1, 1) }),
       Timeout: { AttemptDurationSeconds: 48 * 3600 },
     });
   });
@@ -338,6 +354,78 @@ describe("BatchCompute", () => {
     });
     // Multi-node jobs cannot run on Spot, so they get an on-demand queue.
     multiNode.resourceCountIs("AWS::Batch::JobQueue", 2);
+  });
+});
+
+/** Reads the compute settings that a synthesized stack hands to its plan Lambda. */
+function stackCompute(stackTemplate: Template): StackCompute {
+  const functions = Object.values(stackTemplate.findResources("AWS::Lambda::Function")).flatMap(
+    (resource) => resource.Properties.Environment?.Variables?.[STACK_COMPUTE_ENV] ?? [],
+  );
+  expect(functions).toHaveLength(1);
+  return JSON.parse(functions[0]);
+}
+
+describe("stack compute settings", () => {
+  it("hands the plan Lambda the deployed compute, which fits a default experiment", () => {
+    const settings = stackCompute(template);
+    expect(settings).toEqual({
+      instanceTypes: ["g5.xlarge", "g5.2xlarge", "g5.12xlarge"],
+      spot: true,
+      onDemand: true,
+      trainNodes: 1,
+      trainGpusPerNode: 1,
+      trainGpusPerRun: true,
+      maxvCpus: 256,
+    });
+    const defaults = parseExperiment({
+      name: "defaults",
+      corpus: { uri: "s3://bucket/corpus/" },
+      student: { model: "s3://bucket/student", tokenizer: "tinyllama" },
+      teacher: { bundle: "s3://bucket/teacher", tokenizer: "qwen" },
+    });
+    expect(computeProblems(defaults.compute, settings)).toEqual([]);
+  });
+
+  it("follows the context of the deployment", () => {
+    const { stack } = createVocagnoApp({
+      nag: false,
+      bundle: false,
+      context: {
+        "vocagno:instanceTypes": "g6e.xlarge,p5.48xlarge",
+        "vocagno:spot": false,
+        "vocagno:trainNodes": 2,
+        "vocagno:trainGpusPerNode": 8,
+        "vocagno:maxvCpus": 512,
+      },
+    });
+    const deployed = Template.fromStack(stack);
+    expect(stackCompute(deployed)).toMatchObject({
+      instanceTypes: ["g6e.xlarge", "p5.48xlarge"],
+      spot: false,
+      trainNodes: 2,
+      trainGpusPerNode: 8,
+      trainGpusPerRun: false,
+      maxvCpus: 512,
+    });
+    // Batch takes no container overrides for a multi-node job, so the plan checks its GPUs instead.
+    const trainVariant = allStates(readPipelineTemplate(deployed.toJSON() as never).definition).find(
+      ([name]) => name === STATE.trainVariant,
+    )?.[1];
+    expect(trainVariant?.Parameters).not.toHaveProperty("ContainerOverrides");
+    deployed.hasResourceProperties("AWS::Batch::JobDefinition", {
+      Type: "multinode",
+      NodeProperties: Match.objectLike({
+        NodeRangeProperties: [
+          Match.objectLike({
+            Container: Match.objectLike({
+              Command: trainCommand(8, 2),
+              ResourceRequirements: Match.arrayWith([{ Type: "GPU", Value: "8" }]),
+            }),
+          }),
+        ],
+      }),
+    });
   });
 });
 

@@ -328,30 +328,43 @@ const computeSchema = z
     teacherInstanceType: z
       .string()
       .min(1)
-      .default("g6e.xlarge")
-      .describe("EC2 instance type of the teacher scoring jobs. Default g6e.xlarge (one L40S GPU)."),
+      .default("g5.xlarge")
+      .describe(
+        "EC2 instance type of the teacher scoring jobs; the stack's compute environments must include it " +
+          "(checked when the run is planned). Default g5.xlarge (one A10G GPU).",
+      ),
     trainingInstanceType: z
       .string()
       .min(1)
-      .default("p5.48xlarge")
-      .describe("EC2 instance type of the training job. Default p5.48xlarge (eight H100 GPUs)."),
+      .default("g5.2xlarge")
+      .describe(
+        "EC2 instance type of the training job; the stack's compute environments must include it " +
+          "(checked when the run is planned). Default g5.2xlarge (one A10G GPU).",
+      ),
     gpusPerNode: z
       .int()
       .min(1)
       .max(64)
-      .default(8)
-      .describe("GPUs the trainer uses on each training node. Default 8."),
+      .default(1)
+      .describe(
+        "GPUs the trainer uses on each training node, at most those of trainingInstanceType; applied to " +
+          "each single-node training job, checked against a multi-node stack. Default 1.",
+      ),
     nodes: z
       .int()
       .min(1)
       .max(1024)
       .default(1)
-      .describe("Training nodes (multi-node when above 1). Default 1."),
+      .describe(
+        "Training nodes (multi-node when above 1); must equal the stack's vocagno:trainNodes " +
+          "(checked when the run is planned). Default 1.",
+      ),
     spot: z
       .boolean()
-      .default(false)
+      .default(true)
       .describe(
-        "Run GPU jobs on Spot capacity; jobs resume from checkpoints when interrupted. Default false.",
+        "Run GPU jobs on Spot capacity first; jobs resume from checkpoints when interrupted. Must equal the " +
+          "stack's vocagno:spot (checked when the run is planned). Default true.",
       ),
     teacherArraySize: z
       .int()
@@ -359,7 +372,8 @@ const computeSchema = z
       .max(10_000)
       .optional()
       .describe(
-        "Parallel teacher scoring jobs (AWS Batch array size). Default: the number of work items, capped at 100.",
+        "Parallel teacher scoring jobs (AWS Batch array size), applied to each run. Default: the number of " +
+          "work items, capped at 100.",
       ),
   })
   .describe("Compute of the GPU steps.");

@@ -42,7 +42,14 @@ describe("parseExperiment", () => {
     expect(experiment.evaluation).toEqual({ heldOutShare: 0.01 });
     expect(experiment.corpus.recordsPerItem).toBe(10_000);
     expect(experiment.training.maxSteps).toBe(1000);
-    expect(experiment.compute.spot).toBe(false);
+    // The compute defaults match the stack's defaults (Spot first, g5 instances, one training node).
+    expect(experiment.compute).toEqual({
+      teacherInstanceType: "g5.xlarge",
+      trainingInstanceType: "g5.2xlarge",
+      gpusPerNode: 1,
+      nodes: 1,
+      spot: true,
+    });
   });
 
   test("defaults tokenizers to the model directories", () => {

@@ -17,6 +17,12 @@ export interface SubmitJobRequest {
   readonly ArrayProperties?: { readonly Size: number };
   readonly ContainerOverrides?: {
     readonly Environment?: ReadonlyArray<{ readonly Name: string; readonly Value: string }>;
+    /**
+     * GPUs, vCPUs and memory of the job. Ignored here: every local job runs
+     * on this machine with what it has, and the training command counts the
+     * GPUs it can see rather than reading this.
+     */
+    readonly ResourceRequirements?: ReadonlyArray<{ readonly Type: string; readonly Value: string }>;
   };
 }
 
@@ -143,6 +149,10 @@ export async function runLocalBatchJob(
     logStreams.push(logFile);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
+      // Shell commands (the training script) call `python` and `torchrun` by name, as in the image.
+      PATH: [path.isAbsolute(environment.python) ? path.dirname(environment.python) : "", process.env.PATH]
+        .filter(Boolean)
+        .join(path.delimiter),
       ...environment.environment,
       ...containerEnvironment,
       AWS_BATCH_JOB_ID: index === null ? jobId : `${jobId}:${index}`,

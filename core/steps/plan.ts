@@ -4,6 +4,7 @@ import { logger } from "../log.ts";
 import { existsUri, parseUri, readTextUri, readUri, writeUri } from "../storage/index.ts";
 import { MANIFEST_FORMAT_VERSION, type Manifest, readManifest, runFiles } from "./manifest.ts";
 import { contentFingerprint, deriveRunId } from "./run-id.ts";
+import { checkStackCompute, readStackCompute } from "./stack-compute.ts";
 import { resolveStorageRoot, runUriFor } from "./storage-root.ts";
 import { cachedTokenizer } from "./tokenizer-cache.ts";
 import { chooseHeldOut, listCorpusFiles, readerFormat, splitIntoItems } from "./work-items.ts";
@@ -36,6 +37,7 @@ export interface PlanOutput {
     Experiment["teacher"],
     "bundle" | "aggregation" | "contextTokens" | "minContextTokens" | "batchTokens"
   >;
+  /** The experiment's compute; the state machine applies `gpusPerNode` to each training job. */
   readonly compute: Experiment["compute"];
 }
 
@@ -153,6 +155,13 @@ export async function planRun(input: PlanInput): Promise<PlanOutput> {
   const storageRoot = resolveStorageRoot(input);
   const bytes = await readUri(input.experimentUri);
   const experiment = parseExperimentText(new TextDecoder().decode(bytes), input.experimentUri);
+  const stack = readStackCompute();
+  if (stack === undefined) {
+    // The local runner runs every job on this machine, whatever instance types or Spot the file asks for.
+    logger.info({ compute: experiment.compute }, "compute settings are not applied locally");
+  } else {
+    checkStackCompute(experiment.compute, stack, input.experimentUri);
+  }
   const runId =
     input.runId ?? deriveRunId(experimentKey(input.experimentUri, storageRoot), contentFingerprint(bytes));
   const runUri = runUriFor(storageRoot, runId);
