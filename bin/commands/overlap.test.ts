@@ -1,20 +1,5 @@
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-
-const CLI = fileURLToPath(new URL("../vocagno.js", import.meta.url));
-
-function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      let code = 0;
-      if (error !== null) {
-        code = typeof error.code === "number" ? error.code : 1;
-      }
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { runCli } from "../../test/support/cli.ts";
 
 describe("vocagno overlap", () => {
   it("reports both definitions as JSON", async () => {

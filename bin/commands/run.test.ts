@@ -1,28 +1,8 @@
-import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-
-const CLI = fileURLToPath(new URL("../vocagno.js", import.meta.url));
-
-function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { env: { ...process.env, VOCAGNO_LOG_LEVEL: "warn" } },
-      (error, stdout, stderr) => {
-        let code = 0;
-        if (error !== null) {
-          code = typeof error.code === "number" ? error.code : 1;
-        }
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+import { runCli } from "../../test/support/cli.ts";
 
 let scratch: string;
 

@@ -1,22 +1,10 @@
-import { execFile } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { runCli } from "../../test/support/cli.ts";
 
 const repository = path.resolve(import.meta.dirname, "../..");
-
-function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [path.join(repository, "bin/vocagno.js"), ...args],
-      (error, stdout, stderr) => {
-        resolve({ code: error === null ? 0 : (error.code as number), stdout, stderr });
-      },
-    );
-  });
-}
 
 describe("vocagno validate", () => {
   let directory: string;
