@@ -12,7 +12,7 @@ export interface CliResult {
 }
 
 /**
- * Runs the CLI in a child process, with info logs off so that stderr holds
+ * Runs the CLI in a child process, with info logs off so that stderr contains
  * what a person would read, and resolves whatever the exit code.
  *
  * @example
