@@ -301,7 +301,7 @@ def main() -> None:
     parser.add_argument("--teacher-hidden-size", type=int, default=32)
     parser.add_argument("--teacher-layers", type=int, default=2)
     parser.add_argument(
-        "--teacher-steps", type=int, default=100, help="optimizer steps of teacher pretraining"
+        "--teacher-steps", type=int, default=400, help="optimizer steps of teacher pretraining"
     )
     parser.add_argument("--teacher-batch-size", type=int, default=8, help="sequences per teacher step")
     parser.add_argument("--teacher-learning-rate", type=float, default=3e-3)

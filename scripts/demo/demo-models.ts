@@ -17,7 +17,7 @@ const EXPORT_MODULES = ["__main__.py", "export.py", "check.py", "graph.py", "met
 );
 
 /** Arguments of build_models.py beyond the paths; part of the cache key. */
-const BUILD_ARGUMENTS = ["--context", String(DEMO_SETTINGS.contextTokens), "--teacher-steps", "100"];
+const BUILD_ARGUMENTS = ["--context", String(DEMO_SETTINGS.contextTokens), "--teacher-steps", "400"];
 
 /** The demo's models and how they were obtained. */
 export interface DemoModels extends DemoModelPaths {
