@@ -107,7 +107,7 @@ export class VocagnoStack extends Stack {
     const plan = new PipelineFunction(this, "PlanFunction", {
       entryFile: "plan.ts",
       description: "Validates and freezes an experiment, lists the corpus and writes the run's work items",
-      // Plan fails a run whose experiment asks for compute that this stack does not provide.
+      // Plan fails a run whose experiment requests compute that this stack does not provide.
       environment: { ...stepEnvironment, [STACK_COMPUTE_ENV]: JSON.stringify(this.compute.settings) },
       knownTokenizers: true,
     });

@@ -39,7 +39,7 @@ export const TRAIN_COMMAND = [
 /**
  * Shell script of single-node training: one process on one GPU, else
  * torchrun with one process per GPU of the container. Each run sets the job's
- * GPU count (a SubmitJob resource override), so the script asks PyTorch for
+ * GPU count (a SubmitJob resource override), so the script queries PyTorch for
  * the count when the job starts.
  */
 const SINGLE_NODE_TRAIN_SCRIPT = [

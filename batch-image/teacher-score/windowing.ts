@@ -1,6 +1,6 @@
 /**
  * Overlapping windows over a long document, so that every scored teacher token
- * sees at least `minContextTokens` preceding tokens (when the document has them)
+ * has at least `minContextTokens` preceding tokens (when the document has them)
  * while no window passes the teacher's context.
  */
 

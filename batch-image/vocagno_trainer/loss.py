@@ -88,7 +88,7 @@ def select_batch(
     """Select the top keep_ratio of mapped targets across the whole global batch.
 
     `excess_parts` are this rank's micro-batches ([B, L] each, NaN when unmapped).
-    Every rank sees the excess of every other rank, so all ranks agree on the
+    Every rank receives the excess of every other rank, so all ranks agree on the
     k-th largest value; ties at it go to earlier ranks, micro-batches and
     positions, so exactly k mapped targets are kept. Returns one mask per part.
     """

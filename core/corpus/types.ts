@@ -8,7 +8,7 @@ export interface CorpusRecord {
   readonly text: string;
 }
 
-/** Why a record was rejected; stable codes for reports and thresholds. */
+/** Reason code of a rejected record, stable for reports and reject thresholds. */
 export type RejectReason =
   | "blank_line"
   | "invalid_utf8"
@@ -27,7 +27,7 @@ export interface RejectedRecord {
   readonly source: string;
   readonly recordNumber: number;
   readonly reason: RejectReason;
-  /** What is wrong, for a person. */
+  /** Description of the problem, for a person. */
   readonly message: string;
   /** The start of the raw record, at most `REJECT_EXCERPT_BYTES` bytes, decoded with replacement characters. */
   readonly excerpt: string;
@@ -40,7 +40,7 @@ export interface CorpusCounts {
   rejectedByReason: Partial<Record<RejectReason, number>>;
 }
 
-/** Where rejected records go; `RejectWriter` is the implementation that writes a rejects file. */
+/** Destination of rejected records. `RejectWriter` is the implementation that writes a rejects file. */
 export interface RejectSink {
   add(reject: RejectedRecord): Promise<void>;
 }

@@ -22,7 +22,7 @@ const MAX_REJECT_SAMPLES = 10;
 const HISTOGRAM_BIN_WIDTH_NATS = 0.5;
 const HISTOGRAM_BINS = 40;
 
-/** What the collector could not read; the report lists these instead of failing. */
+/** Run files the collector could not read. The report lists them instead of failing. */
 export class ReadProblems {
   readonly messages: string[] = [];
 

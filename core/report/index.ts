@@ -27,7 +27,7 @@ export * from "./types.ts";
 /** Variants looked for when the frozen experiment does not list them. */
 const DEFAULT_VARIANTS = ["guided", "baseline"];
 
-/** How a run ended, and the stage timings when the caller measured them. */
+/** Outcome of a run, and the stage timings when the caller measured them. */
 export interface BuildReportOptions {
   readonly status: ReportStatus;
   /** Why the run failed: the failure object of the report step, or just an error message. */
@@ -36,7 +36,7 @@ export interface BuildReportOptions {
   readonly stageTimings?: readonly StageTiming[];
 }
 
-/** Where buildReport wrote the report, and its contents. */
+/** Locations of the files buildReport wrote, and the report itself. */
 export interface BuiltReport {
   readonly report: RunReport;
   readonly jsonUri: string;

@@ -27,7 +27,7 @@ export interface StageRow {
   readonly seconds: number;
   /** Tokens the stage processed, for example teacher tokens for teacher scoring; null when not counted. */
   readonly tokens: number | null;
-  /** What `tokens` counts (`student`, `teacher`, `student + teacher`). */
+  /** Kind of token that `tokens` counts (`student`, `teacher`, `student + teacher`). */
   readonly tokenKind: string | null;
   readonly tokensPerSecond: number | null;
 }

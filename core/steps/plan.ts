@@ -157,7 +157,7 @@ export async function planRun(input: PlanInput): Promise<PlanOutput> {
   const experiment = parseExperimentText(new TextDecoder().decode(bytes), input.experimentUri);
   const stack = readStackCompute();
   if (stack === undefined) {
-    // The local runner runs every job on this machine, whatever instance types or Spot the file asks for.
+    // The local runner runs every job on this machine, whatever instance types or Spot the file requests.
     logger.info({ compute: experiment.compute }, "compute settings are not applied locally");
   } else {
     checkStackCompute(experiment.compute, stack, input.experimentUri);

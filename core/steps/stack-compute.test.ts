@@ -113,17 +113,17 @@ describe("computeProblems", () => {
   });
 
   test("large request lists every field", () => {
-    const asked = compute({
+    const requested = compute({
       teacherInstanceType: "p5.48xlarge",
       trainingInstanceType: "p5.48xlarge",
       gpusPerNode: 8,
       nodes: 4,
       spot: false,
     });
-    expect(() => checkStackCompute(asked, STACK, "experiments/big.json")).toThrow(ExperimentError);
+    expect(() => checkStackCompute(requested, STACK, "experiments/big.json")).toThrow(ExperimentError);
     // gpusPerNode fits p5.48xlarge (8 GPUs). The nodes differ from the stack's 1, and 4 * 192 = 768 vCPUs
     // exceed its 256, so compute.nodes has two problems.
-    expect(computeProblems(asked, STACK).map((problem) => problem.path)).toEqual([
+    expect(computeProblems(requested, STACK).map((problem) => problem.path)).toEqual([
       "compute.teacherInstanceType",
       "compute.trainingInstanceType",
       "compute.nodes",

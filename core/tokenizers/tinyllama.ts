@@ -213,7 +213,7 @@ export async function ensureTinyLlamaTokenizer(outputPath?: string): Promise<str
 /** Error codes of a file system that does not let the repository's build folder be created or written. */
 const READ_ONLY_ERROR_CODES = new Set(["EROFS", "EACCES", "EPERM"]);
 
-/** Where the tokenizer is built when the repository's build folder is read-only (AWS Lambda). */
+/** Build location of the tokenizer when the repository's build folder is read-only (AWS Lambda). */
 export const TINYLLAMA_FALLBACK_PATH = path.join(
   tmpdir(),
   "vocagno",

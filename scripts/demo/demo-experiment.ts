@@ -69,7 +69,7 @@ export function heldOutDocumentIds(records: readonly CorpusRecord[], corpusUri: 
   return ids;
 }
 
-/** Where the demo's models lie. */
+/** Locations of the demo's models. */
 export interface DemoModelPaths {
   /** Hugging Face directory of the random-init Llama student. */
   readonly student: string;

@@ -95,7 +95,7 @@ def test_forced_external_data_loads(tiny_models: dict[str, Path], tmp_path: Path
         ExportOptions(model_dir=tiny_models["qwen2"], output_dir=bundle, external_data="always")
     )
     assert metadata["files"] == ["model.onnx", "model.onnx.data", "tokenizer.json", "teacher.json"]
-    # The graph file alone holds no weights: the 78 MB of fp32 weights sit in model.onnx.data.
+    # The graph file alone contains no weights: the 78 MB of fp32 weights sit in model.onnx.data.
     assert (bundle / "model.onnx").stat().st_size < 1_000_000
     assert (bundle / "model.onnx.data").stat().st_size > 70_000_000
     session = onnxruntime.InferenceSession(str(bundle / "model.onnx"), providers=["CPUExecutionProvider"])

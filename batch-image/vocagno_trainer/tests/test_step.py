@@ -91,7 +91,7 @@ def test_guided_loss_uses_shifted_teacher(student_directory: Path) -> None:
 
 
 def test_sequence_scope_hand_selection(student_directory: Path) -> None:
-    # Row 0 holds every low teacher loss (-100 at 1 and 3, -50 at 5 and 7), so batch scope keeps only
+    # Row 0 contains every low teacher loss (-100 at 1 and 3, -50 at 5 and 7), so batch scope keeps only
     # row-0 targets; sequence scope keeps round(0.2 * 10) = 2 per row: positions 1 and 3 in row 0,
     # and row 1's two largest excess values.
     batch = _batch(2, 10, seed=3)
