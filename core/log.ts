@@ -1,4 +1,9 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
 import pino from "pino";
+
+/** The stream that receives log lines: stderr until `sendLogsToFile` points it at a file. */
+let destination: pino.DestinationStream = pino.destination(2);
 
 /**
  * The process-wide structured logger. Lines are JSON on stderr so that
@@ -10,5 +15,18 @@ import pino from "pino";
  */
 export const logger = pino(
   { name: "vocagno", level: process.env.VOCAGNO_LOG_LEVEL ?? "info" },
-  pino.destination(2),
+  { write: (line: string) => destination.write(line) },
 );
+
+/**
+ * Appends this process's log lines to `file` instead of stderr, so that
+ * progress bars on a terminal stay readable. Writes are synchronous, so no
+ * line is lost when the process exits.
+ *
+ * @example
+ * sendLogsToFile("vocagno-runs/logs/vocagno.log");
+ */
+export function sendLogsToFile(file: string): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  destination = pino.destination({ dest: file, append: true, sync: true });
+}

@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type { BatchClient } from "@aws-sdk/client-batch";
 import { CloudFormationClient, CreateStackCommand } from "@aws-sdk/client-cloudformation";
@@ -21,6 +20,7 @@ import { executionArnOf, readStackOutputs } from "../bin/commands/stack-outputs.
 import { lastEnteredState, readRemoteRunStatus } from "../bin/commands/status.ts";
 import { STACK_OUTPUT } from "../infra/vocagno-stack.ts";
 import { type S3Server, startS3Server } from "./support/s3-server.ts";
+import { useTemporaryDirectories } from "./support/temporary.ts";
 
 // moto's server on loopback serves CloudFormation and S3. Step Functions and Batch are
 // fakes that record requests: moto 5.1.18 returns Step Functions dates as ISO strings, which
@@ -80,8 +80,10 @@ function recordingClient<Client>(
   return { client, sent };
 }
 
+const temporaryDirectory = useTemporaryDirectories();
+
 function writeExperiment(): string {
-  const directory = mkdtempSync(path.join(os.tmpdir(), "vocagno-cli-"));
+  const directory = temporaryDirectory("vocagno-cli");
   const file = path.join(directory, "owm-qwen.json");
   writeFileSync(file, `${JSON.stringify({ name: "owm-qwen" })}\n`);
   return file;

@@ -21,10 +21,10 @@ describe("demo corpus", () => {
   });
 
   it("holds the documents data/SOURCE.md describes", () => {
-    // data/SOURCE.md: 1,125 documents, 983,500 bytes of text.
-    expect(records).toHaveLength(1125);
+    // data/SOURCE.md: 2,811 documents, 2,481,862 bytes of text.
+    expect(records).toHaveLength(2811);
     const bytes = records.reduce((sum, record) => sum + Buffer.byteLength(record.text, "utf8"), 0);
-    expect(bytes).toBe(983_500);
+    expect(bytes).toBe(2_481_862);
   });
 
   it("has unique ids and non-empty texts", () => {

@@ -1,10 +1,10 @@
-import { mkdtempSync, statSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { type LocalRunResult, runLocal } from "../core/local-runner/run-local.ts";
 import { logger } from "../core/log.ts";
 import { STATE } from "../infra/state-names.ts";
+import { useTemporaryDirectories } from "./support/temporary.ts";
 import { buildTinyModels, writeTinyExperiment } from "./support/tiny-experiment.ts";
 
 /** The Step Functions limit on one state's input or output. */
@@ -12,9 +12,11 @@ const STATE_PAYLOAD_LIMIT_BYTES = 256 * 1024;
 const ITEM_COUNT = 10_000;
 
 describe("runLocal at 10,000 work items", () => {
+  const temporaryDirectory = useTemporaryDirectories();
+
   it("keeps plan and prepare outputs under 256 KiB", async () => {
     const models = await buildTinyModels();
-    const directory = mkdtempSync(path.join(os.tmpdir(), "vocagno-local-scale-"));
+    const directory = temporaryDirectory("vocagno-local-scale");
     const experimentPath = writeTinyExperiment(path.join(directory, "input"), models, {
       name: "scale",
       recordsPerItem: 1,

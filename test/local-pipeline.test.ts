@@ -1,5 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { CloudFormationTemplate } from "../core/local-runner/cloudformation-tokens.ts";
@@ -7,6 +6,7 @@ import { synthesizeTemplate } from "../core/local-runner/pipeline-template.ts";
 import { type LocalRunResult, runLocal } from "../core/local-runner/run-local.ts";
 import { STATE } from "../infra/state-names.ts";
 import { pythonExecutable } from "./support/python.ts";
+import { useTemporaryDirectories } from "./support/temporary.ts";
 import { buildTinyModels, writeTinyExperiment } from "./support/tiny-experiment.ts";
 
 /** The Step Functions limit on one state's input or output. */
@@ -16,11 +16,13 @@ let template: CloudFormationTemplate;
 let experimentPath: string;
 let root: string;
 
+const temporaryDirectory = useTemporaryDirectories();
+
 beforeAll(async () => {
   // One synthesis and one set of tiny models for the whole file.
   template = await synthesizeTemplate();
   const models = await buildTinyModels();
-  const directory = mkdtempSync(path.join(os.tmpdir(), "vocagno-local-pipeline-"));
+  const directory = temporaryDirectory("vocagno-local-pipeline");
   // 6 documents at 2 per item: 3 work items, one of them held out; 2 teacher slices.
   experimentPath = writeTinyExperiment(path.join(directory, "input"), models, {
     recordsPerItem: 2,

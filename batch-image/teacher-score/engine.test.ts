@@ -1,8 +1,8 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
-import os from "node:os";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useTemporaryDirectories } from "../../test/support/temporary.ts";
 import { TeacherEngine, TeacherEngineError } from "./engine.ts";
 import { scoreDocuments } from "./score-documents.ts";
 import {
@@ -103,8 +103,10 @@ describe.each([
 });
 
 describe("TeacherEngine.create", () => {
+  const temporaryDirectory = useTemporaryDirectories();
+
   it("rejects a graph without token_loss", async () => {
-    const directory = mkdtempSync(path.join(os.tmpdir(), "vocagno-graph-"));
+    const directory = temporaryDirectory("vocagno-graph");
     const modelPath = path.join(directory, "identity.onnx");
     const script = [
       "import onnx, sys",

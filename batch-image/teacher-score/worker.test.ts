@@ -1,15 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import os from "node:os";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,6 +12,7 @@ import {
 } from "../../core/shards/index.ts";
 import { uploadFile, writeUri } from "../../core/storage/index.ts";
 import { createBucket, type S3Server, startS3Server, useS3Server } from "../../test/support/s3-server.ts";
+import { useTemporaryDirectories } from "../../test/support/temporary.ts";
 import { aggregateTeacherLoss } from "./aggregation.ts";
 import { openTeacherBundle, TeacherBundleError } from "./bundle.ts";
 import { TeacherEngine } from "./engine.ts";
@@ -46,9 +37,11 @@ function documentTexts(item: number, count: number): string[] {
   );
 }
 
+const temporaryDirectory = useTemporaryDirectories();
+
 /** Writes runs/<runId>/manifest.json and one shard per item under a new temp directory. */
 async function createRun(items: Record<string, ShardDocument[] | Uint8Array>): Promise<string> {
-  const runDir = path.join(mkdtempSync(path.join(os.tmpdir(), "vocagno-teacher-run-")), "runs", "r1");
+  const runDir = path.join(temporaryDirectory("vocagno-teacher-run"), "runs", "r1");
   mkdirSync(path.join(runDir, "shards"), { recursive: true });
   const manifest = {
     formatVersion: 1,
@@ -182,7 +175,7 @@ describe("runTeacherScoring settings", () => {
 describe("openTeacherBundle", () => {
   it("rejects a tokenizer larger than the model vocabulary", () => {
     const teacher = buildTinyTeacher({ architecture: "mistral" });
-    const copy = path.join(mkdtempSync(path.join(os.tmpdir(), "vocagno-bundle-")), "teacher");
+    const copy = path.join(temporaryDirectory("vocagno-bundle"), "teacher");
     cpSync(teacher.bundleDir, copy, { recursive: true });
     const metadataPath = path.join(copy, "teacher.json");
     writeFileSync(
@@ -290,7 +283,7 @@ describe("runTeacherScoring over S3", () => {
     for (const file of readdirSync(teacher.bundleDir)) {
       await uploadFile(path.join(teacher.bundleDir, file), `${bundleUri}/${file}`);
     }
-    const cacheDirectory = mkdtempSync(path.join(os.tmpdir(), "vocagno-teacher-cache-"));
+    const cacheDirectory = temporaryDirectory("vocagno-teacher-cache");
     const bundle = await openTeacherBundle(bundleUri, cacheDirectory);
     expect(
       readFileSync(bundle.modelPath).equals(readFileSync(path.join(teacher.bundleDir, "model.onnx"))),

@@ -10,6 +10,7 @@ resume), 2 on an invalid config or command line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import tempfile
@@ -49,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scratch",
         type=Path,
-        help="local directory for downloads and staging (default: a new temporary directory)",
+        help="local directory for downloads and staging, kept afterwards "
+        "(default: a new temporary directory, removed when the trainer exits)",
     )
     parser.add_argument(
         "--stop-at-step",
@@ -60,8 +62,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         requested = load_config_argument(arguments.config) if arguments.config else None
-        scratch = arguments.scratch or Path(tempfile.mkdtemp(prefix="vocagno-trainer-"))
-        result = train(arguments.run, arguments.variant, requested, scratch, arguments.stop_at_step)
+        with contextlib.ExitStack() as cleanup:
+            scratch = arguments.scratch or Path(
+                cleanup.enter_context(tempfile.TemporaryDirectory(prefix="vocagno-trainer-"))
+            )
+            result = train(arguments.run, arguments.variant, requested, scratch, arguments.stop_at_step)
     except (ConfigError, ShardError) as error:
         logging.basicConfig()
         log.error("%s", error)

@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import {
   defaultPython,
   type LocalRunResult,
-  progressForStream,
+  progressForCli,
   runLocal,
 } from "../../core/local-runner/index.ts";
 import { logger } from "../../core/log.ts";
@@ -62,7 +62,9 @@ export function formatSummary(report: RunReport, reportPath: string): string {
  * experiment, runs the whole pipeline locally on the shipped corpus, then
  * writes the report with stage timings and prints where it is.
  */
-export async function runDemo(flags: DemoFlags): Promise<{ report: RunReport; reportPath: string }> {
+export async function runDemo(
+  flags: DemoFlags,
+): Promise<{ report: RunReport; reportPath: string; logFile: string | undefined }> {
   const root = path.resolve(flags.root);
   if (flags.python === undefined && process.env.VOCAGNO_PYTHON === undefined) {
     // Creates the cached Python environment on a fresh machine; a quick hash check when it is up to date.
@@ -71,7 +73,7 @@ export async function runDemo(flags: DemoFlags): Promise<{ report: RunReport; re
     });
   }
   const python = flags.python ?? defaultPython();
-  const progress = progressForStream(process.stderr);
+  const { progress, logFile } = progressForCli(root);
 
   // Held-out documents first: the teacher must never see them in pretraining.
   const records = await readDemoCorpus();
@@ -129,7 +131,7 @@ export async function runDemo(flags: DemoFlags): Promise<{ report: RunReport; re
     error: written?.failure ?? failureOfRun(result),
     stageTimings: [buildTiming, ...result.stages],
   });
-  return { report, reportPath: path.join(runDirectory, "report.html") };
+  return { report, reportPath: path.join(runDirectory, "report.html"), logFile };
 }
 
 async function readWrittenReport(file: string): Promise<Pick<RunReport, "status" | "failure"> | undefined> {
@@ -160,7 +162,8 @@ export function registerDemoCommand(program: Command): void {
     .option("--cache-dir <dir>", "where the built demo models are cached", defaultDemoCacheDir())
     .option("--python <path>", "Python interpreter (default: $VOCAGNO_PYTHON or the cached environment)")
     .action(async (flags: DemoFlags) => {
-      const { report, reportPath } = await runDemo(flags);
+      const { report, reportPath, logFile } = await runDemo(flags);
+      if (logFile) process.stderr.write(`logs: ${logFile}\n`);
       process.stdout.write(formatSummary(report, reportPath));
       if (report.status === "FAILED") process.exitCode = 1;
     });

@@ -5,7 +5,7 @@ import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import type { Command } from "commander";
 import { parseExperimentText } from "../../core/experiment/index.ts";
-import { type LocalRunResult, progressForStream, runLocal } from "../../core/local-runner/index.ts";
+import { type LocalRunResult, progressForCli, runLocal } from "../../core/local-runner/index.ts";
 import { deriveRunId } from "../../core/steps/run-id.ts";
 import { EXPERIMENTS_PREFIX } from "../../infra/experiment-trigger.ts";
 import { DEFAULT_STACK_NAME } from "../../infra/vocagno-app.ts";
@@ -117,12 +117,14 @@ export function registerRunCommand(program: Command): void {
       if (flags.local && flags.stack) throw new Error("pass either --local or --stack, not both");
       await checkExperimentFile(experiment);
       if (flags.local) {
+        const { progress, logFile } = progressForCli(flags.root);
         const result = await runLocal({
           experimentPath: experiment,
           root: flags.root,
           python: flags.python,
-          progress: progressForStream(process.stderr),
+          progress,
         });
+        if (logFile) process.stderr.write(`logs: ${logFile}\n`);
         process.stderr.write(`run ${result.runId}: ${result.status}\n${formatStages(result)}\n`);
         if (result.status === "FAILED") {
           process.stderr.write(`error: ${result.error}\ncause: ${result.cause}\n`);

@@ -3,7 +3,13 @@ export { LOCAL_BUCKET, resolveTemplateString } from "./cloudformation-tokens.ts"
 export { localizeDistributedMaps } from "./distributed-map.ts";
 export { LambdaFunctionError, lambdaInvokeTask } from "./lambda-task.ts";
 export { readPipelineTemplate, synthesizeTemplate } from "./pipeline-template.ts";
-export { LineProgress, progressForStream, silentProgress, TerminalProgress } from "./progress.ts";
+export {
+  type CliProgress,
+  LineProgress,
+  progressForCli,
+  silentProgress,
+  TerminalProgress,
+} from "./progress.ts";
 export {
   defaultPython,
   LOCAL_STATUS_FILE,

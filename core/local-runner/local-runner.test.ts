@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync } from "node:fs";
-import os from "node:os";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { useTemporaryDirectories } from "../../test/support/temporary.ts";
 import { LocalBatchJobError, localCommand, runLocalBatchJob, substituteParameters } from "./batch-job.ts";
 import { resolveTemplateString, TemplateTokenError } from "./cloudformation-tokens.ts";
 import {
@@ -72,7 +72,7 @@ describe("localCommand", () => {
 });
 
 describe("runLocalBatchJob", () => {
-  const directory = mkdtempSync(path.join(os.tmpdir(), "vocagno-batch-job-"));
+  const directory = useTemporaryDirectories()("vocagno-batch-job");
   // Each index appends its index, a parameter and an environment variable of the job definition to one file.
   const jobDefinition: LocalJobDefinition = {
     logicalId: "Job",

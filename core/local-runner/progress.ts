@@ -1,4 +1,6 @@
+import path from "node:path";
 import cliProgress from "cli-progress";
+import { sendLogsToFile } from "../log.ts";
 
 /** Receives the progress of a local run, stage by stage. */
 export interface ProgressReporter {
@@ -23,6 +25,7 @@ export class TerminalProgress implements ProgressReporter {
     {
       format: " {stage} [{bar}] {value}/{total} {status}",
       hideCursor: true,
+      barsize: 30,
       clearOnComplete: false,
       stream: process.stderr,
     },
@@ -40,7 +43,8 @@ export class TerminalProgress implements ProgressReporter {
     this.stageStarted(stage);
     const bar = this.stages.get(stage)!;
     bar.setTotal(total);
-    bar.update(done);
+    // Job bars never get stageEnded, so their last index marks them done.
+    bar.update(done, done >= total ? { status: "done" } : {});
   }
 
   stageEnded(stage: string, status: "succeeded" | "failed", durationMs: number): void {
@@ -84,7 +88,22 @@ export class LineProgress implements ProgressReporter {
   stop(): void {}
 }
 
-/** Picks bars on a terminal and plain lines otherwise. */
-export function progressForStream(stream: NodeJS.WriteStream = process.stderr): ProgressReporter {
-  return stream.isTTY ? new TerminalProgress() : new LineProgress();
+/** Progress of a local run on the CLI, and where its log lines go. */
+export interface CliProgress {
+  readonly progress: ProgressReporter;
+  /** The file that receives the log lines, or undefined when they stay on stderr. */
+  readonly logFile: string | undefined;
+}
+
+/**
+ * Picks the progress display for a local run under `root`. On a terminal the
+ * bars own stderr, so log lines go to `<root>/logs/vocagno.log`; in a pipe
+ * both stay on stderr, as plain lines and JSON.
+ */
+export function progressForCli(root: string, stream: NodeJS.WriteStream = process.stderr): CliProgress {
+  if (!stream.isTTY) return { progress: new LineProgress(), logFile: undefined };
+  const logFile = path.join(path.resolve(root), "logs", "vocagno.log");
+  sendLogsToFile(logFile);
+  stream.write(`Logs: ${logFile}\n`);
+  return { progress: new TerminalProgress(), logFile };
 }

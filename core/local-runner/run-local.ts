@@ -272,7 +272,9 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       logDirectory: path.join(root, "logs", runId),
       parameterOverrides: options.jobParameterOverrides ?? { provider: "cpu" },
       environment: { VOCAGNO_STORAGE_ROOT: pathToFileURL(root).href },
-      onIndexDone: (jobName, index, size) => progress.stageProgress(jobName, (index ?? 0) + 1, size),
+      // Job names carry the run id ("train-<runId>-guided"); the bar shows "train-guided".
+      onIndexDone: (jobName, index, size) =>
+        progress.stageProgress(jobName.replace(`-${runId}`, ""), (index ?? 0) + 1, size),
     });
   };
   for (const state of [STATE.scoreTeacherArray, STATE.scoreTeacherSingle, STATE.trainVariant]) {

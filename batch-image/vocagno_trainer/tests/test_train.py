@@ -123,3 +123,22 @@ def test_sigterm_leaves_complete_checkpoint(text_run: Path, student_directory: P
     assert stored.step >= 1
     assert (checkpoints / stored.name / STATE_FILE).exists()
     assert not list(checkpoints.glob(".*tmp*"))
+
+
+def test_default_scratch_is_removed_on_exit(text_run: Path, student_directory: Path, tmp_path: Path) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    config = base_config(student_directory, max_steps=2, gradient_accumulation_steps=1)
+    completed = subprocess.run(
+        [sys.executable, "-m", "vocagno_trainer", "--run", str(text_run), "--variant", "baseline"]
+        + ["--config", json.dumps(config)],
+        cwd=REPO_ROOT / "batch-image",
+        env={**os.environ, "TMPDIR": str(temporary)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert (text_run / "train" / "baseline" / "final").is_dir()
+    # The trainer staged the student and the shards in a directory under TMPDIR, then removed it.
+    assert list(temporary.iterdir()) == []

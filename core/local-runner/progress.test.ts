@@ -1,0 +1,55 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { logger } from "../log.ts";
+import { LineProgress, progressForCli, TerminalProgress } from "./progress.ts";
+
+/** Returns a stand-in for process.stderr that records what is written to it. */
+function recordingStream(isTTY: boolean): NodeJS.WriteStream & { written: string[] } {
+  const written: string[] = [];
+  return {
+    isTTY,
+    written,
+    write(chunk: string) {
+      written.push(chunk);
+      return true;
+    },
+  } as unknown as NodeJS.WriteStream & { written: string[] };
+}
+
+describe("progressForCli", () => {
+  const roots: string[] = [];
+  afterAll(async () => {
+    await Promise.all(roots.map((root) => rm(root, { recursive: true, force: true })));
+  });
+
+  it("keeps logs on stderr in a pipe", () => {
+    const stream = recordingStream(false);
+    const { progress, logFile } = progressForCli("/nonexistent-root", stream);
+    expect(progress).toBeInstanceOf(LineProgress);
+    expect(logFile).toBeUndefined();
+    expect(stream.written).toEqual([]);
+  });
+
+  it("sends logs to a file on a terminal", async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), "vocagno-progress-"));
+    roots.push(root);
+    const stream = recordingStream(true);
+    const { progress, logFile } = progressForCli(root, stream);
+    expect(progress).toBeInstanceOf(TerminalProgress);
+    expect(logFile).toBe(path.join(root, "logs", "vocagno.log"));
+    expect(stream.written).toEqual([`Logs: ${logFile}\n`]);
+
+    logger.info({ marker: 41 }, "first line after the switch");
+    logger.warn({ marker: 42 }, "second line after the switch");
+    const lines = (await readFile(logFile!, "utf8"))
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(lines.map((line) => [line.msg, line.marker])).toEqual([
+      ["first line after the switch", 41],
+      ["second line after the switch", 42],
+    ]);
+  });
+});
