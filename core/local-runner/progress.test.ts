@@ -41,8 +41,9 @@ describe("progressForCli", () => {
     expect(logFile).toBe(path.join(root, "logs", "vocagno.log"));
     expect(stream.written).toEqual([`Logs: ${logFile}\n`]);
 
-    logger.info({ marker: 41 }, "first line after the switch");
-    logger.warn({ marker: 42 }, "second line after the switch");
+    // Warnings and errors pass the test suite's log level (warn) as well as the default (info).
+    logger.warn({ marker: 41 }, "first line after the switch");
+    logger.error({ marker: 42 }, "second line after the switch");
     const lines = (await readFile(logFile!, "utf8"))
       .trim()
       .split("\n")
