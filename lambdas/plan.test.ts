@@ -3,8 +3,9 @@ import { ExperimentError } from "../core/experiment/index.ts";
 import { readManifest } from "../core/steps/manifest.ts";
 import { RunConflictError } from "../core/steps/plan.ts";
 import { contentFingerprint, deriveRunId } from "../core/steps/run-id.ts";
-import { STACK_COMPUTE_ENV, type StackCompute } from "../core/steps/stack-compute.ts";
+import { STACK_COMPUTE_ENV } from "../core/steps/stack-compute.ts";
 import {
+  DEFAULT_STACK_COMPUTE,
   smallExperiment,
   temporaryRoot,
   writeCorpus,
@@ -152,16 +153,7 @@ describe("plan handler on a local directory", () => {
         compute: { trainingInstanceType: "p5.48xlarge", gpusPerNode: 8, nodes: 4 },
       }),
     );
-    const stack: StackCompute = {
-      instanceTypes: ["g5.xlarge", "g5.2xlarge", "g5.12xlarge"],
-      spot: true,
-      onDemand: true,
-      trainNodes: 1,
-      trainGpusPerNode: 1,
-      trainGpusPerRun: true,
-      maxvCpus: 256,
-    };
-    process.env[STACK_COMPUTE_ENV] = JSON.stringify(stack);
+    process.env[STACK_COMPUTE_ENV] = JSON.stringify(DEFAULT_STACK_COMPUTE);
     try {
       const error = await handler({ experimentUri, runId: "big-1" }).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(ExperimentError);

@@ -7,6 +7,7 @@ import {
   type StateMachineDefinition,
 } from "../core/local-runner/pipeline-template.ts";
 import { computeProblems, STACK_COMPUTE_ENV, type StackCompute } from "../core/steps/stack-compute.ts";
+import { DEFAULT_STACK_COMPUTE } from "../core/steps/testing/run-fixtures.ts";
 import { NON_RETRYABLE_ERRORS } from "../infra/pipeline-state-machine.ts";
 import { STATE } from "../infra/state-names.ts";
 import { createVocagnoApp } from "../infra/vocagno-app.ts";
@@ -369,15 +370,8 @@ function stackCompute(stackTemplate: Template): StackCompute {
 describe("stack compute settings", () => {
   it("hands the plan Lambda the deployed compute, which fits a default experiment", () => {
     const settings = stackCompute(template);
-    expect(settings).toEqual({
-      instanceTypes: ["g5.xlarge", "g5.2xlarge", "g5.12xlarge"],
-      spot: true,
-      onDemand: true,
-      trainNodes: 1,
-      trainGpusPerNode: 1,
-      trainGpusPerRun: true,
-      maxvCpus: 256,
-    });
+    // The fixture that the plan tests check experiments against is this stack's own setting.
+    expect(settings).toEqual(DEFAULT_STACK_COMPUTE);
     const defaults = parseExperiment({
       name: "defaults",
       corpus: { uri: "s3://bucket/corpus/" },

@@ -5,19 +5,10 @@ import {
   computeProblems,
   readStackCompute,
   STACK_COMPUTE_ENV,
-  type StackCompute,
 } from "./stack-compute.ts";
+import { DEFAULT_STACK_COMPUTE } from "./testing/run-fixtures.ts";
 
-/** A single-node Spot stack with g5 instances, like the stack's defaults. */
-const STACK: StackCompute = {
-  instanceTypes: ["g5.xlarge", "g5.2xlarge", "g5.12xlarge"],
-  spot: true,
-  onDemand: true,
-  trainNodes: 1,
-  trainGpusPerNode: 1,
-  trainGpusPerRun: true,
-  maxvCpus: 256,
-};
+const STACK = DEFAULT_STACK_COMPUTE;
 
 function compute(overrides: Record<string, unknown> = {}) {
   return parseExperiment({

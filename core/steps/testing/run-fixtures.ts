@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { joinUri, writeUri } from "../../storage/index.ts";
+import type { StackCompute } from "../stack-compute.ts";
 
 /** A temporary local storage root as a `file://` URI, with a cleanup function. */
 export async function temporaryRoot(): Promise<{
@@ -53,3 +54,14 @@ export function smallExperiment(
     ...overrides,
   };
 }
+
+/** The compute of a stack deployed with its defaults: one node, g5 instances, Spot before on-demand. */
+export const DEFAULT_STACK_COMPUTE: StackCompute = {
+  instanceTypes: ["g5.xlarge", "g5.2xlarge", "g5.12xlarge"],
+  spot: true,
+  onDemand: true,
+  trainNodes: 1,
+  trainGpusPerNode: 1,
+  trainGpusPerRun: true,
+  maxvCpus: 256,
+};
