@@ -1,11 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { ExperimentError, parseExperiment } from "../experiment/index.ts";
-import {
-  checkStackCompute,
-  computeProblems,
-  readStackCompute,
-  STACK_COMPUTE_ENV,
-} from "./stack-compute.ts";
+import { checkStackCompute, computeProblems, readStackCompute, STACK_COMPUTE_ENV } from "./stack-compute.ts";
 import { DEFAULT_STACK_COMPUTE } from "./testing/run-fixtures.ts";
 
 const STACK = DEFAULT_STACK_COMPUTE;
