@@ -1,8 +1,9 @@
 /**
  * Teacher-scoring benchmark: tokens per second of the worker's ONNX Runtime
  * engine against a plain PyTorch forward pass of the same tiny model on the same
- * batches, and (unless skipped) a teacher bundle over 2 GB with external data
- * loaded and scored by the worker.
+ * batches, the graph's sliced output layer against the whole layer at once, and
+ * (unless skipped) a teacher bundle over 2 GB with external data loaded and
+ * scored by the worker.
  *
  *   npx tsx bench/teacher.ts [--skip-large | --large-only]
  *   npx tsx bench/teacher.ts --cuda-bundle DIR [--context-tokens 2048] [--batch-tokens 16384]
@@ -60,7 +61,7 @@ async function benchmarkSequences(bosTokenId: number | null): Promise<Int32Array
   });
 }
 
-/** ONNX Runtime engine against PyTorch on the same batches of a tiny Qwen2 (151,936-row vocabulary). */
+/** ONNX Runtime engine against PyTorch on the same batches of a tiny Qwen2 (151,669-row vocabulary). */
 export async function benchTinyTeacher(): Promise<TeacherBenchResult> {
   const teacher = buildTinyTeacher({ architecture: "qwen2" });
   const { metadata } = await openTeacherBundle(teacher.bundleDir);
@@ -235,11 +236,80 @@ export async function benchCudaTeacher(
   };
 }
 
+/** Scores `sequences` with the graph at `modelPath` in a child process: seconds per repeat and peak RSS. */
+function scoreInChild(
+  modelPath: string,
+  sequences: readonly Int32Array[],
+  directory: string,
+): { seconds: number[]; maxRssBytes: number } {
+  const input = path.join(directory, "sequences.json");
+  writeFileSync(input, JSON.stringify(sequences.map((ids) => [...ids])));
+  const output = execFileSync(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      path.join(REPO_ROOT, "bench", "teacher-engine-child.ts"),
+      modelPath,
+      input,
+      String(BATCH_TOKENS),
+      String(REPEATS),
+    ],
+    { cwd: REPO_ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
+  );
+  return JSON.parse(output.trim().split("\n").at(-1)!) as { seconds: number[]; maxRssBytes: number };
+}
+
+/**
+ * Compares the exported graph's output layer in 16,384-row slices (the default) with
+ * the whole 151,669-row layer at once, on the same tiny Qwen2 and batches: peak
+ * memory and tokens per second, each graph scored in a process of its own.
+ */
+export async function benchVocabSlices(): Promise<TeacherBenchResult> {
+  const teacher = buildTinyTeacher({ architecture: "qwen2" });
+  const { metadata } = await openTeacherBundle(teacher.bundleDir);
+  const sequences = await benchmarkSequences(metadata.bosTokenId);
+  const tokens = sequences.reduce((total, sequence) => total + sequence.length, 0);
+  const directory = mkdtempSync(path.join(os.tmpdir(), "vocagno-bench-slices-"));
+  try {
+    const wholeBundle = path.join(directory, "whole");
+    runPython([
+      "-m",
+      "vocagno_export",
+      "--model",
+      teacher.modelDir,
+      "--output",
+      wholeBundle,
+      "--vocab-slice",
+      String(metadata.vocabSize),
+    ]);
+    const sliced = scoreInChild(path.join(teacher.bundleDir, "model.onnx"), sequences, directory);
+    const whole = scoreInChild(path.join(wholeBundle, "model.onnx"), sequences, directory);
+    const slicedTokensPerSecond = tokens / median(sliced.seconds);
+    const wholeTokensPerSecond = tokens / median(whole.seconds);
+    return {
+      name: "teacher tiny qwen2 cpu, vocabulary slices against the whole output layer",
+      tokens,
+      batchTokens: BATCH_TOKENS,
+      vocabSize: metadata.vocabSize,
+      repeats: REPEATS,
+      slicedTokensPerSecondMedian: Math.round(slicedTokensPerSecond),
+      wholeTokensPerSecondMedian: Math.round(wholeTokensPerSecond),
+      speedRatio: Number((slicedTokensPerSecond / wholeTokensPerSecond).toFixed(3)),
+      slicedProcessMaxRssBytes: sliced.maxRssBytes,
+      wholeProcessMaxRssBytes: whole.maxRssBytes,
+      memoryRatio: Number((sliced.maxRssBytes / whole.maxRssBytes).toFixed(3)),
+    };
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
 /** Runs the teacher benchmarks; `skipLarge` leaves out the 2 GB export (minutes and about 10 GB of memory). */
 export async function runTeacherBench(
   options: { skipLarge?: boolean; largeOnly?: boolean } = {},
 ): Promise<TeacherBenchResult[]> {
-  const results = options.largeOnly ? [] : [await benchTinyTeacher()];
+  const results = options.largeOnly ? [] : [await benchTinyTeacher(), await benchVocabSlices()];
   if (!options.skipLarge) results.push(await benchLargeTeacher());
   return results;
 }

@@ -14,7 +14,7 @@ try {
     options: { output: { type: "string", default: TINYLLAMA_TOKENIZER_PATH } },
   });
   const written = await buildTinyLlamaTokenizer(values.output);
-  logger.info({ path: written }, "built the TinyLlama (Llama-2) tokenizer");
+  logger.debug({ path: written }, "built the TinyLlama (Llama-2) tokenizer");
 } catch (error) {
   logger.error({ err: error }, "failed to build the TinyLlama (Llama-2) tokenizer");
   process.exitCode = 1;

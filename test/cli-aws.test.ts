@@ -97,7 +97,10 @@ describe("readStackOutputs", () => {
   });
 
   it("names a missing stack", async () => {
-    await expect(readStackOutputs(clients.cloudFormation, "NoSuchStack")).rejects.toThrow(/NoSuchStack/);
+    const error = await readStackOutputs(clients.cloudFormation, "NoSuchStack").catch((caught) => caught);
+    expect(error).toBeInstanceOf(Error);
+    expect(error.message).toMatch(/^stack not found: NoSuchStack in region us-east-1 /);
+    expect(error.message).toContain("--root DIR (status)");
   });
 });
 

@@ -67,10 +67,11 @@ const ManifestSchema = z.object({
 });
 
 /**
- * Default padded tokens per batch. At its peak the graph keeps about 16 bytes per
- * token and vocabulary entry (fp32 logits and their temporaries), so 2,048 tokens of
- * a 151,936-entry vocabulary take about 5 GB, and 16,384 about 40 GB (estimates
- * from one CPU measurement, see BENCHMARKS.md).
+ * Default padded tokens per batch. The graph computes the output layer in slices
+ * of 16,384 rows. At its peak it keeps about 16 bytes per token and slice entry
+ * (fp32 logits and their temporaries): about 0.5 GB for 2,048 tokens and 4.3 GB
+ * for 16,384, on top of the weights and the decoder's activations. These are
+ * estimates from CPU measurements, see BENCHMARKS.md.
  */
 export const DEFAULT_BATCH_TOKENS: Record<ExecutionProvider, number> = { cpu: 2048, cuda: 16_384 };
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .check import DEFAULT_TOLERANCE, ExportCheckError
 from .export import DETECT, DTYPES, ExportOptions, export_teacher
+from .graph import VOCAB_SLICE
 
 
 def parse_bos(value: str) -> int | str | None:
@@ -48,6 +49,13 @@ def main(argv: list[str] | None = None) -> int:
         help="weights in model.onnx.data: auto (only past 2 GiB), always or never",
     )
     parser.add_argument(
+        "--vocab-slice",
+        type=int,
+        default=VOCAB_SLICE,
+        help="output-layer rows computed at a time; one slice's logits are the graph's largest tensor, "
+        f"so memory grows with it (default {VOCAB_SLICE})",
+    )
+    parser.add_argument(
         "--bos-token-id", type=parse_bos, default=DETECT, help="BOS id, 'none', or 'detect' (default)"
     )
     args = parser.parse_args(argv)
@@ -68,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         tolerance=args.tolerance,
         external_data=args.external_data,
         bos_token_id=args.bos_token_id,
+        vocab_slice=args.vocab_slice,
     )
     try:
         export_teacher(options)

@@ -14,7 +14,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM
 
 from .check import DEFAULT_CHECK_TEXTS, DEFAULT_TOLERANCE, check_export
-from .graph import EXTERNAL_DATA_FILE, TokenLossModel, export_graph
+from .graph import EXTERNAL_DATA_FILE, VOCAB_SLICE, TokenLossModel, export_graph
 from .metadata import build_teacher_metadata, detect_bos_token_id, detect_eos_token_id, tokenizer_vocab_size
 
 log = logging.getLogger(__name__)
@@ -42,11 +42,21 @@ class ExportOptions:
     external_data: str = "auto"
     # An int, None (the teacher has no BOS) or DETECT.
     bos_token_id: int | str | None = DETECT
+    # Output-layer rows per slice; one slice's logits are the graph's largest tensor.
+    vocab_slice: int = VOCAB_SLICE
 
 
 def _validate(options: ExportOptions) -> None:
     if options.dtype not in DTYPES:
         raise ValueError(f"invalid dtype {options.dtype!r}; use one of {sorted(DTYPES)}")
+    if (
+        isinstance(options.vocab_slice, bool)
+        or not isinstance(options.vocab_slice, int)
+        or options.vocab_slice < 1
+    ):
+        raise ValueError(
+            f"invalid vocab slice {options.vocab_slice!r}; use a whole number of rows, 1 or more"
+        )
     if options.external_data not in ("auto", "always", "never"):
         raise ValueError(
             f"invalid external data setting {options.external_data!r}; use auto, always or never"
@@ -100,7 +110,7 @@ def export_teacher(options: ExportOptions) -> dict:
     )
     model.config.use_cache = False
     model.eval()
-    wrapper = TokenLossModel(model).eval()
+    wrapper = TokenLossModel(model, vocab_slice=options.vocab_slice).eval()
 
     options.output_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{options.output_dir.name}.tmp-", dir=options.output_dir.parent))

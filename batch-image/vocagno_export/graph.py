@@ -8,6 +8,7 @@ from pathlib import Path
 
 import onnx
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 log = logging.getLogger(__name__)
@@ -18,6 +19,8 @@ OPSET_VERSION = 17
 EXTERNAL_DATA_FILE = "model.onnx.data"
 # Protobuf cannot serialize a message over 2 GiB, so larger graphs must keep weights outside.
 PROTOBUF_LIMIT_BYTES = 2**31
+# Vocabulary entries per slice of the output layer; a 152k vocabulary takes 10 slices.
+VOCAB_SLICE = 16_384
 
 
 def additive_causal_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -40,25 +43,54 @@ class TokenLossModel(nn.Module):
     Position 0 has no prediction and is NaN, so the output has the input's shape.
     The log-sum-exp runs in fp32 whatever the weight dtype, and only one float per
     token leaves the graph instead of a vocabulary-sized logit row.
+
+    The output layer runs in slices of `vocab_slice` entries, each reduced to its
+    maximum, its sum of exponentials and the target's logit before the next one,
+    so the graph never holds a whole [batch, sequence, vocabulary] tensor: at
+    16,384 tokens of a 152k vocabulary that tensor alone is 10 GB in fp32.
     """
 
-    def __init__(self, causal_lm: nn.Module) -> None:
+    def __init__(self, causal_lm: nn.Module, vocab_slice: int = VOCAB_SLICE) -> None:
         super().__init__()
         self.decoder = causal_lm.get_decoder()
         self.lm_head = causal_lm.get_output_embeddings()
+        # Slice bounds come from the weight's shape here, outside tracing, so they stay Python ints.
+        vocab = self.lm_head.weight.shape[0]
+        starts = range(0, vocab, vocab_slice)
+        self.vocab_slices = [(start, min(start + vocab_slice, vocab)) for start in starts]
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         mask = additive_causal_mask(attention_mask, self.lm_head.weight.dtype)
         hidden = self.decoder(input_ids=input_ids, attention_mask=mask, use_cache=False).last_hidden_state
         # hidden: [batch, seq, hidden]; the last position predicts nothing inside the sequence.
-        logits = self.lm_head(hidden[:, :-1, :]).float()  # [batch, seq - 1, vocab]
-        targets = input_ids[:, 1:].unsqueeze(-1)  # [batch, seq - 1, 1]
-        target_logits = torch.gather(logits, 2, targets).squeeze(-1)
-        # Written out instead of torch.logsumexp: ONNX Runtime's ReduceLogSumExp sums a
-        # 150k-entry row sequentially and drifts by about 3e-4 nats, ReduceSum does not.
-        row_max = logits.amax(dim=-1, keepdim=True)
-        log_sum_exp = torch.log(torch.exp(logits - row_max).sum(dim=-1)) + row_max.squeeze(-1)
-        loss = log_sum_exp - target_logits  # [batch, seq - 1]
+        hidden = hidden[:, :-1, :]
+        targets = input_ids[:, 1:]  # [batch, seq - 1]
+        weight, bias = self.lm_head.weight, self.lm_head.bias
+        row_max = row_sum = target_logits = None
+        # The vocabulary size is fixed, so this loop unrolls into one matmul per slice in the graph.
+        for start, end in self.vocab_slices:
+            if target_logits is not None:
+                # A no-op reshape to the shape of the running results makes this slice's matmul wait
+                # for the previous slice's reductions, so ONNX Runtime frees those logits first.
+                hidden = hidden.reshape(*(row_sum + target_logits).shape, hidden.shape[-1])
+            logits = F.linear(hidden, weight[start:end], None if bias is None else bias[start:end]).float()
+            # Written out instead of torch.logsumexp: ONNX Runtime's ReduceLogSumExp sums a
+            # long row sequentially and drifts by about 3e-4 nats, ReduceSum does not.
+            slice_max = logits.amax(dim=-1)
+            slice_sum = torch.exp(logits - slice_max.unsqueeze(-1)).sum(dim=-1)
+            inside = (targets >= start) & (targets < end)
+            index = (targets - start).clamp(0, end - start - 1).unsqueeze(-1)
+            picked = torch.gather(logits, 2, index).squeeze(-1)
+            picked = torch.where(inside, picked, torch.zeros_like(picked))
+            if target_logits is None:
+                row_max, row_sum, target_logits = slice_max, slice_sum, picked
+                continue
+            # Online log-sum-exp: rescale both sums to the larger of the two maxima.
+            new_max = torch.maximum(row_max, slice_max)
+            row_sum = row_sum * torch.exp(row_max - new_max) + slice_sum * torch.exp(slice_max - new_max)
+            row_max = new_max
+            target_logits = target_logits + picked
+        loss = torch.log(row_sum) + row_max - target_logits  # [batch, seq - 1]
         first = torch.full_like(loss[:, :1], float("nan"))
         return torch.cat([first, loss], dim=1)
 

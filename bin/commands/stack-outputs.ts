@@ -1,4 +1,8 @@
-import { type CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
+import {
+  type CloudFormationClient,
+  DescribeStacksCommand,
+  type DescribeStacksCommandOutput,
+} from "@aws-sdk/client-cloudformation";
 import { STACK_OUTPUT } from "../../infra/vocagno-stack.ts";
 
 /** The outputs of a deployed vocagno stack that the CLI uses. */
@@ -20,7 +24,21 @@ export async function readStackOutputs(
   client: CloudFormationClient,
   stackName: string,
 ): Promise<StackOutputs> {
-  const response = await client.send(new DescribeStacksCommand({ StackName: stackName }));
+  let response: DescribeStacksCommandOutput;
+  try {
+    response = await client.send(new DescribeStacksCommand({ StackName: stackName }));
+  } catch (error) {
+    const region = await client.config.region().catch(() => "unset");
+    const reason = error instanceof Error ? error.message : String(error);
+    // For a missing stack, CloudFormation returns a ValidationError "Stack with id X does not exist".
+    const missing = /does not exist/.test(reason);
+    throw new Error(
+      `${missing ? "stack not found" : "could not read the stack"}: ${stackName} in region ${region} (${reason}). ` +
+        "Deploy it with `npx cdk deploy`, pass --stack NAME for another stack, or check the AWS credentials " +
+        "and region; for runs on this machine use --local (run) or --root DIR (status).",
+      { cause: error },
+    );
+  }
   const stack = response.Stacks?.[0];
   if (stack === undefined)
     throw new Error(`stack ${stackName} not found; deploy it with \`npx cdk deploy\` or pass --stack NAME`);

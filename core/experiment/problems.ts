@@ -198,7 +198,7 @@ export function problemsFromIssues(
           problems.push({
             code: "invalid_type",
             path: where,
-            message: `expected ${expected}, got ${describeValue(value)}`,
+            message: `expected ${expected}, got ${describeValue(value)}${quotedValueHint(issue.expected, value)}`,
           });
         }
         break;
@@ -243,7 +243,7 @@ export function problemsFromIssues(
         problems.push({
           code: "invalid_format",
           path: where,
-          message: `${describeValue(value)} has an invalid format${about === undefined ? "" : `: ${about}`}`,
+          message: `${describeValue(value)} has an invalid format${patternHint(issue, value)}${about === undefined ? "" : `: ${about}`}`,
         });
         break;
       }
@@ -256,4 +256,36 @@ export function problemsFromIssues(
     }
   }
   return problems;
+}
+
+/** Returns a hint for a number or boolean written as a JSON string, such as `"100"`, or "". */
+function quotedValueHint(expected: string, value: unknown): string {
+  if (typeof value !== "string") return "";
+  const text = value.trim();
+  if ((expected === "number" || expected === "int") && text !== "" && Number.isFinite(Number(text))) {
+    return ` (write ${text} without quotes)`;
+  }
+  if (expected === "boolean" && (text === "true" || text === "false"))
+    return ` (write ${text} without quotes)`;
+  return "";
+}
+
+/**
+ * Returns a suggestion for a string that fails a name pattern: runs of other
+ * characters become `-`, leading and trailing ones go, and the result is
+ * offered only when it matches the pattern.
+ */
+function patternHint(issue: { format: string; pattern?: string }, value: unknown): string {
+  if (issue.format !== "regex" || issue.pattern === undefined || typeof value !== "string") return "";
+  const candidate = value
+    .replace(/[^A-Za-z0-9._-]+/g, "-")
+    .replace(/^[^A-Za-z0-9]+/, "")
+    .replace(/[-_.]+$/, "")
+    .slice(0, 64);
+  // zod reports the pattern as the regular expression's literal, "/source/flags".
+  const literal = /^\/(.*)\/([a-z]*)$/s.exec(issue.pattern);
+  if (literal === null || candidate === "") return "";
+  return new RegExp(literal[1], literal[2]).test(candidate)
+    ? ` (did you mean ${JSON.stringify(candidate)}?)`
+    : "";
 }

@@ -78,6 +78,22 @@ describe("parseExperiment", () => {
 });
 
 describe("checkExperiment problems", () => {
+  test("suggests a fix for quoted numbers and bad names", () => {
+    const lines = problemLines({
+      ...minimal(),
+      name: "typo test!",
+      training: { maxSteps: "100", learningRate: "fast", compile: "true" },
+    });
+
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^name: "typo test!" has an invalid format \(did you mean "typo-test"\?\): /),
+    );
+    expect(lines).toContain('training.maxSteps: expected number, got "100" (write 100 without quotes)');
+    expect(lines).toContain('training.compile: expected boolean, got "true" (write true without quotes)');
+    // A string that is no number gets no hint.
+    expect(lines).toContain('training.learningRate: expected number, got "fast"');
+  });
+
   test("lists every problem with its path", () => {
     const lines = problemLines({
       name: "bad name!",

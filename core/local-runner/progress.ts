@@ -105,5 +105,25 @@ export function progressForCli(root: string, stream: NodeJS.WriteStream = proces
   const logFile = path.join(path.resolve(root), "logs", "vocagno.log");
   sendLogsToFile(logFile);
   stream.write(`Logs: ${logFile}\n`);
+  noteNodeSupport(stream);
   return { progress: new TerminalProgress(), logFile };
+}
+
+/** The Node.js major version from which the AWS SDK stops warning. */
+const SDK_SUPPORTED_NODE_MAJOR = 22;
+
+/**
+ * Prints the AWS SDK's Node.js support notice as one line before the bars
+ * start, and turns off the SDK's own warning, which would print its eight
+ * lines between the bars in the middle of a run.
+ */
+function noteNodeSupport(stream: NodeJS.WriteStream): void {
+  const major = Number(process.versions.node.split(".")[0]);
+  if (major >= SDK_SUPPORTED_NODE_MAJOR) return;
+  if (process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED === "true") return;
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+  stream.write(
+    `Note: Node.js ${process.versions.node} runs vocagno, but AWS SDK releases after the first week of ` +
+      `January 2027 require Node.js ${SDK_SUPPORTED_NODE_MAJOR} or later; upgrade Node.js to keep receiving them.\n`,
+  );
 }

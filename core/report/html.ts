@@ -159,14 +159,16 @@ function trainingSection(report: RunReport): string {
   const { train, heldOut } = trainingSeries(report.variants);
   const rows = report.variants.map((variant) => {
     const last = variant.points.at(-1);
+    // The baseline reads no teacher scores, so its excess and teacher coverage do not apply.
+    const guided = variant.variant !== "baseline";
     return [
       variant.variant,
       formatNumber(variant.finalStep),
       formatNumber(last?.loss),
       formatNumber(last?.crossEntropy),
       formatShare(last?.keptShare),
-      formatNumber(last?.meanExcess),
-      formatShare(last?.teacherCoverage),
+      guided ? formatNumber(last?.meanExcess) : "–",
+      guided ? formatShare(last?.teacherCoverage) : "–",
       formatNumber(variant.meanTokensPerSecond, 3),
     ];
   });

@@ -103,6 +103,24 @@ describe("buildReport on a finished run", () => {
     expect(html).not.toContain('id="failure"');
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
   });
+
+  it("leaves the baseline's teacher columns empty", async () => {
+    const html = await readTextUri(built.htmlUri);
+    const training = html.slice(
+      html.indexOf('<section id="training"'),
+      html.indexOf('<section id="teacher"'),
+    );
+    // Training table columns: variant, last step, loss, cross-entropy, kept share, mean excess,
+    // teacher coverage, tokens/s.
+    const cells = (variant: string) => {
+      const rows = [...training.matchAll(/<tr>(.*?)<\/tr>/g)].map((match) => match[1]);
+      const row = rows.find((cellsHtml) => cellsHtml.startsWith(`<td>${variant}</td>`)) ?? "";
+      return [...row.matchAll(/<td>(.*?)<\/td>/g)].map((match) => match[1]);
+    };
+    expect(cells("baseline")).toHaveLength(8);
+    expect(cells("baseline").slice(5, 7)).toEqual(["–", "–"]);
+    expect(cells("guided")[6]).toMatch(/^\d+\.\d{2}%$/);
+  });
 });
 
 describe("buildReport on a failed run", () => {

@@ -156,3 +156,47 @@ def test_vocab_smaller_than_tokenizer_rejected(tmp_path: Path) -> None:
 def test_cli_reports_missing_model(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     assert main(["--model", str(tmp_path / "absent"), "--output", str(tmp_path / "teacher")]) == 1
     assert "config.json not found" in caplog.text
+
+
+def test_vocab_slices_match_whole_output_layer(tiny_models: dict[str, Path]) -> None:
+    from vocagno_export.graph import TokenLossModel
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_models["llama"], dtype=torch.float32).eval()
+    vocab = model.get_output_embeddings().weight.shape[0]
+    # Targets drawn from the whole vocabulary land in every slice, the last and shorter one included.
+    generator = torch.Generator().manual_seed(0)
+    input_ids = torch.randint(0, vocab, (3, 40), generator=generator)
+    attention_mask = torch.ones_like(input_ids)
+    with torch.inference_mode():
+        logits = model(input_ids=input_ids).logits[:, :-1].double()
+        expected = F.cross_entropy(logits.transpose(1, 2), input_ids[:, 1:], reduction="none")
+        for vocab_slice in (vocab, 7_000, 4_096):
+            actual = TokenLossModel(model, vocab_slice=vocab_slice)(input_ids, attention_mask)
+            assert torch.isnan(actual[:, 0]).all()
+            torch.testing.assert_close(actual[:, 1:].double(), expected, rtol=0, atol=1e-5)
+
+
+def test_sliced_export_matches_pytorch(tiny_models: dict[str, Path], tmp_path: Path) -> None:
+    bundle = tmp_path / "teacher"
+    # 4,096-row slices of the 32,000-entry vocabulary: 8 slices, the last one 3,328 rows.
+    metadata = export_teacher(
+        ExportOptions(model_dir=tiny_models["mistral"], output_dir=bundle, vocab_slice=4_096)
+    )
+    assert metadata["vocabSize"] == 32_000
+    generator = np.random.default_rng(0)
+    sequences = [
+        [metadata["bosTokenId"], *generator.integers(3, 32_000, size=length).tolist()] for length in (30, 12)
+    ]
+    input_ids, attention_mask = pad_right(sequences, pad_id=0)
+    session = onnxruntime.InferenceSession(str(bundle / "model.onnx"), providers=["CPUExecutionProvider"])
+    (token_loss,) = session.run(["token_loss"], {"input_ids": input_ids, "attention_mask": attention_mask})
+    for row, expected in enumerate(reference_losses(tiny_models["mistral"], sequences)):
+        actual = token_loss[row, 1 : len(sequences[row])]
+        np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-4, err_msg=f"row {row}")
+
+
+def test_invalid_vocab_slice_rejected(tiny_models: dict[str, Path], tmp_path: Path) -> None:
+    options = ExportOptions(model_dir=tiny_models["llama"], output_dir=tmp_path / "teacher", vocab_slice=0)
+    with pytest.raises(ValueError, match="invalid vocab slice 0"):
+        export_teacher(options)
+    assert not (tmp_path / "teacher").exists()
