@@ -77,7 +77,10 @@ function corpusSection(report: RunReport): string {
       "unmapped student tokens",
       `${formatNumber(corpus.unmappedStudentTokens)} (${formatShare(corpus.unmappedShare)})`,
     ],
-    ["teacher tokens per mapped student token", formatNumber(corpus.teacherTokensPerStudentToken)],
+    [
+      "teacher tokens per mapped student token",
+      `${formatNumber(corpus.teacherTokensPerStudentToken)} (a teacher token under several student tokens counts for each)`,
+    ],
     ["exact one-to-one matches", formatShare(corpus.exactMatchShare)],
     ["student tokenizer", corpus.studentTokenizer ?? "–"],
     ["teacher tokenizer", corpus.teacherTokenizer ?? "–"],
