@@ -4,7 +4,9 @@
  *
  *   node --import tsx bench/teacher-engine-child.ts MODEL.onnx SEQUENCES.json BATCH_TOKENS REPEATS
  *
- * SEQUENCES.json is a list of token id lists. Output: `{"seconds": [...], "maxRssBytes": N}`.
+ * SEQUENCES.json is a list of token id lists. Output: the seconds of each repeat,
+ * the process's peak resident memory, and the padded tokens and largest batch
+ * tensors of one repeat: `{"seconds", "maxRssBytes", "paddedTokens", "maxBatchTensorBytes"}`.
  */
 import { readFileSync } from "node:fs";
 import os from "node:os";
@@ -21,9 +23,15 @@ const engine = await TeacherEngine.create({
 });
 await engine.scoreSequences(sequences.slice(0, 2), Number(batchTokens)); // warm-up
 const seconds: number[] = [];
+let paddedTokens = 0;
+let maxBatchTensorBytes = 0;
 for (let repeat = 0; repeat < Number(repeats); repeat++) {
   const { stats } = await engine.scoreSequences(sequences, Number(batchTokens));
   seconds.push(stats.seconds);
+  paddedTokens = stats.paddedTokens;
+  maxBatchTensorBytes = stats.maxBatchTensorBytes;
 }
 await engine.release();
-process.stdout.write(`${JSON.stringify({ seconds, maxRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`);
+
+const maxRssBytes = process.resourceUsage().maxRSS * 1024;
+process.stdout.write(`${JSON.stringify({ seconds, maxRssBytes, paddedTokens, maxBatchTensorBytes })}\n`);

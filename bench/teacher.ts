@@ -71,25 +71,9 @@ export async function benchTinyTeacher(): Promise<TeacherBenchResult> {
   const batches = planBatches(lengths, BATCH_TOKENS);
   const threads = os.availableParallelism();
 
-  const engine = await TeacherEngine.create({
-    modelPath: path.join(teacher.bundleDir, "model.onnx"),
-    provider: "cpu",
-    threads,
-  });
-  await engine.scoreSequences(sequences.slice(0, 2), BATCH_TOKENS); // warm-up
-  const onnxSeconds: number[] = [];
-  let maxBatchTensorBytes = 0;
-  let paddedTokens = 0;
-  for (let repeat = 0; repeat < REPEATS; repeat++) {
-    const { stats } = await engine.scoreSequences(sequences, BATCH_TOKENS);
-    onnxSeconds.push(stats.seconds);
-    maxBatchTensorBytes = stats.maxBatchTensorBytes;
-    paddedTokens = stats.paddedTokens;
-  }
-  await engine.release();
-  const onnxRssBytes = process.resourceUsage().maxRSS * 1024;
-
   const directory = mkdtempSync(path.join(os.tmpdir(), "vocagno-bench-"));
+  const onnx = scoreInChild(path.join(teacher.bundleDir, "model.onnx"), sequences, directory);
+
   const input = path.join(directory, "batches.json");
   const output = path.join(directory, "torch.json");
   const torchBatches = batches.map((batch) => batch.indexes.map((index) => [...sequences[index]]));
@@ -111,9 +95,10 @@ export async function benchTinyTeacher(): Promise<TeacherBenchResult> {
   const torch = JSON.parse(readFileSync(output, "utf8")) as { seconds: number[]; maxRssBytes: number };
   rmSync(directory, { recursive: true, force: true });
 
-  const onnxTokensPerSecond = tokens / median(onnxSeconds);
+  const onnxTokensPerSecond = tokens / median(onnx.seconds);
   const torchTokensPerSecond = tokens / median(torch.seconds);
-  // The graph's largest intermediate is the fp32 logits of the longest batch: rows x length x vocabulary.
+  // The fp32 logits of the longest batch over the whole vocabulary (rows x length x vocabulary). The graph
+  // computes them one slice at a time, so this is the size that slicing avoids.
   const maxBatchLogitsBytes =
     Math.max(...batches.map((b) => b.indexes.length * b.paddedLength)) * metadata.vocabSize * 4;
   return {
@@ -121,15 +106,15 @@ export async function benchTinyTeacher(): Promise<TeacherBenchResult> {
     documents: sequences.length,
     tokens,
     batches: batches.length,
-    paddingShare: 1 - tokens / paddedTokens,
+    paddingShare: 1 - tokens / onnx.paddedTokens,
     threads,
     repeats: REPEATS,
     onnxTokensPerSecondMedian: Math.round(onnxTokensPerSecond),
     torchTokensPerSecondMedian: Math.round(torchTokensPerSecond),
     ratio: Number((onnxTokensPerSecond / torchTokensPerSecond).toFixed(3)),
-    maxBatchTensorBytes,
+    maxBatchTensorBytes: onnx.maxBatchTensorBytes,
     maxBatchLogitsBytes,
-    onnxProcessMaxRssBytes: onnxRssBytes,
+    onnxProcessMaxRssBytes: onnx.maxRssBytes,
     torchProcessMaxRssBytes: torch.maxRssBytes,
   };
 }
@@ -236,12 +221,18 @@ export async function benchCudaTeacher(
   };
 }
 
-/** Scores `sequences` with the graph at `modelPath` in a child process: seconds per repeat and peak RSS. */
-function scoreInChild(
-  modelPath: string,
-  sequences: readonly Int32Array[],
-  directory: string,
-): { seconds: number[]; maxRssBytes: number } {
+/** Result of bench/teacher-engine-child.ts. */
+interface ChildScoring {
+  /** Seconds of each repeat over all sequences. */
+  readonly seconds: number[];
+  /** Peak resident memory of the child process. */
+  readonly maxRssBytes: number;
+  readonly paddedTokens: number;
+  readonly maxBatchTensorBytes: number;
+}
+
+/** Scores `sequences` with the graph at `modelPath` in a child process, so its peak memory is that graph's alone. */
+function scoreInChild(modelPath: string, sequences: readonly Int32Array[], directory: string): ChildScoring {
   const input = path.join(directory, "sequences.json");
   writeFileSync(input, JSON.stringify(sequences.map((ids) => [...ids])));
   const output = execFileSync(
@@ -257,7 +248,7 @@ function scoreInChild(
     ],
     { cwd: REPO_ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
   );
-  return JSON.parse(output.trim().split("\n").at(-1)!) as { seconds: number[]; maxRssBytes: number };
+  return JSON.parse(output.trim().split("\n").at(-1)!) as ChildScoring;
 }
 
 /**

@@ -6,9 +6,9 @@ import pino from "pino";
 let destination: pino.DestinationStream = pino.destination(2);
 
 /**
- * The process-wide structured logger. Lines are JSON on stderr so that
- * command output on stdout stays machine-readable; `VOCAGNO_LOG_LEVEL`
- * sets the level (default `info`).
+ * The process-wide structured logger. Lines are JSON on stderr, or in the
+ * file that `sendLogsToFile` names, so that command output on stdout stays
+ * machine-readable. `VOCAGNO_LOG_LEVEL` sets the level (default `info`).
  *
  * @example
  * logger.info({ runId, shard }, "shard written");

@@ -3,6 +3,7 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { CloudFormationTemplate } from "../core/local-runner/cloudformation-tokens.ts";
 import { synthesizeTemplate } from "../core/local-runner/pipeline-template.ts";
+import { LineProgress } from "../core/local-runner/progress.ts";
 import { type LocalRunResult, runLocal } from "../core/local-runner/run-local.ts";
 import { STATE } from "../infra/state-names.ts";
 import { pythonExecutable } from "./support/python.ts";
@@ -100,7 +101,8 @@ describe("runLocal", () => {
   });
 
   it("runs the tiny experiment end to end", async () => {
-    succeeded = await run();
+    const progressLines: string[] = [];
+    succeeded = await run({ progress: new LineProgress((line) => progressLines.push(line), 0) });
     expect(succeeded.error ?? "", succeeded.cause).toBe("");
     expect(succeeded.status).toBe("SUCCEEDED");
     expect(succeeded.runId).toBe(failed.runId);
@@ -128,6 +130,12 @@ describe("runLocal", () => {
       expect(readdirSync(path.join(runFolder, "train", variant)).length, variant).toBeGreaterThan(0);
     }
     expect(readReport(succeeded).status).toBe("SUCCEEDED");
+
+    // Job bars are named after the job without its run id: 2 teacher slices, one training job per variant.
+    expect(progressLines).toContain("teacher: 2/2");
+    expect(progressLines).toContain("train-guided: 1/1");
+    expect(progressLines).toContain("train-baseline: 1/1");
+    expect(progressLines.filter((line) => line.includes(succeeded.runId))).toEqual([]);
   }, 900_000);
 
   it("keeps every state output under 256 KiB", () => {

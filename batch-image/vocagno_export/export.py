@@ -42,7 +42,7 @@ class ExportOptions:
     external_data: str = "auto"
     # An int, None (the teacher has no BOS) or DETECT.
     bos_token_id: int | str | None = DETECT
-    # Output-layer rows per slice; one slice's logits are the graph's largest tensor.
+    # Output-layer rows per slice. One slice's logits are the graph's largest tensor.
     vocab_slice: int = VOCAB_SLICE
 
 

@@ -19,7 +19,7 @@ OPSET_VERSION = 17
 EXTERNAL_DATA_FILE = "model.onnx.data"
 # Protobuf cannot serialize a message over 2 GiB, so larger graphs must keep weights outside.
 PROTOBUF_LIMIT_BYTES = 2**31
-# Vocabulary entries per slice of the output layer; a 152k vocabulary takes 10 slices.
+# Vocabulary entries per slice of the output layer, so a 152k vocabulary takes 10 slices.
 VOCAB_SLICE = 16_384
 
 
@@ -44,10 +44,10 @@ class TokenLossModel(nn.Module):
     The log-sum-exp runs in fp32 whatever the weight dtype, and only one float per
     token leaves the graph instead of a vocabulary-sized logit row.
 
-    The output layer runs in slices of `vocab_slice` entries, each reduced to its
-    maximum, its sum of exponentials and the target's logit before the next one,
-    so the graph never holds a whole [batch, sequence, vocabulary] tensor: at
-    16,384 tokens of a 152k vocabulary that tensor alone is 10 GB in fp32.
+    The output layer runs in slices of `vocab_slice` entries. Each slice is reduced
+    to its maximum, its sum of exponentials and the target's logit before the next
+    one, so the graph contains no whole [batch, sequence, vocabulary] tensor. At
+    16,384 tokens of a 152k vocabulary that tensor alone would be 10 GB in fp32.
     """
 
     def __init__(self, causal_lm: nn.Module, vocab_slice: int = VOCAB_SLICE) -> None:
@@ -72,6 +72,7 @@ class TokenLossModel(nn.Module):
             if target_logits is not None:
                 # A no-op reshape to the shape of the running results makes this slice's matmul wait
                 # for the previous slice's reductions, so ONNX Runtime frees those logits first.
+                # NOTE: that ordering was measured with the CPU provider only, never with CUDA.
                 hidden = hidden.reshape(*(row_sum + target_logits).shape, hidden.shape[-1])
             logits = F.linear(hidden, weight[start:end], None if bias is None else bias[start:end]).float()
             # Written out instead of torch.logsumexp: ONNX Runtime's ReduceLogSumExp sums a

@@ -33,9 +33,9 @@ export async function readStackOutputs(
     // For a missing stack, CloudFormation returns a ValidationError "Stack with id X does not exist".
     const missing = /does not exist/.test(reason);
     throw new Error(
-      `${missing ? "stack not found" : "could not read the stack"}: ${stackName} in region ${region} (${reason}). ` +
+      `${missing ? "stack not found" : "failed to read stack"}: ${stackName} in region ${region} (${reason}). ` +
         "Deploy it with `npx cdk deploy`, pass --stack NAME for another stack, or check the AWS credentials " +
-        "and region; for runs on this machine use --local (run) or --root DIR (status).",
+        "and region. For runs on this machine, use --local (run) or --root DIR (status).",
       { cause: error },
     );
   }

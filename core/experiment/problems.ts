@@ -271,9 +271,10 @@ function quotedValueHint(expected: string, value: unknown): string {
 }
 
 /**
- * Returns a suggestion for a string that fails a name pattern: runs of other
- * characters become `-`, leading and trailing ones go, and the result is
- * offered only when it matches the pattern.
+ * Returns a suggestion for a string that fails a name pattern. Runs of
+ * characters outside those of experiment names become `-`, and leading and
+ * trailing punctuation is removed. The result is offered only when it matches
+ * the pattern.
  */
 function patternHint(issue: { format: string; pattern?: string }, value: unknown): string {
   if (issue.format !== "regex" || issue.pattern === undefined || typeof value !== "string") return "";

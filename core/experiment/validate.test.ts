@@ -90,7 +90,7 @@ describe("checkExperiment problems", () => {
     );
     expect(lines).toContain('training.maxSteps: expected number, got "100" (write 100 without quotes)');
     expect(lines).toContain('training.compile: expected boolean, got "true" (write true without quotes)');
-    // A string that is no number gets no hint.
+    // A string that is not a number gets no hint.
     expect(lines).toContain('training.learningRate: expected number, got "fast"');
   });
 

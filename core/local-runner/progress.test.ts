@@ -1,7 +1,7 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import os from "node:os";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useTemporaryDirectories } from "../../test/support/temporary.ts";
 import { logger } from "../log.ts";
 import { LineProgress, progressForCli, TerminalProgress } from "./progress.ts";
 
@@ -19,10 +19,7 @@ function recordingStream(isTTY: boolean): NodeJS.WriteStream & { written: string
 }
 
 describe("progressForCli", () => {
-  const roots: string[] = [];
-  afterAll(async () => {
-    await Promise.all(roots.map((root) => rm(root, { recursive: true, force: true })));
-  });
+  const temporaryDirectory = useTemporaryDirectories();
 
   it("keeps logs on stderr in a pipe", () => {
     const stream = recordingStream(false);
@@ -33,8 +30,7 @@ describe("progressForCli", () => {
   });
 
   it("sends logs to a file on a terminal", async () => {
-    const root = await mkdtemp(path.join(os.tmpdir(), "vocagno-progress-"));
-    roots.push(root);
+    const root = temporaryDirectory("vocagno-progress");
     const stream = recordingStream(true);
     const { progress, logFile } = progressForCli(root, stream);
     expect(progress).toBeInstanceOf(TerminalProgress);

@@ -124,6 +124,6 @@ function noteNodeSupport(stream: NodeJS.WriteStream): void {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
   stream.write(
     `Note: Node.js ${process.versions.node} runs vocagno, but AWS SDK releases after the first week of ` +
-      `January 2027 require Node.js ${SDK_SUPPORTED_NODE_MAJOR} or later; upgrade Node.js to keep receiving them.\n`,
+      `January 2027 require Node.js ${SDK_SUPPORTED_NODE_MAJOR} or later. Upgrade Node.js to keep receiving them.\n`,
   );
 }

@@ -15,6 +15,7 @@ from transformers import AutoModelForCausalLM
 from vocagno_export.__main__ import main
 from vocagno_export.check import ExportCheckError, pad_right
 from vocagno_export.export import ExportOptions, export_teacher
+from vocagno_export.graph import TokenLossModel
 from vocagno_export.tiny import build_tiny_model
 
 TEXTS = ["A prime p divides ab, so p divides a or b.", "naïve café 🙂 x² ≤ 3", "ok"]
@@ -159,8 +160,6 @@ def test_cli_reports_missing_model(tmp_path: Path, caplog: pytest.LogCaptureFixt
 
 
 def test_vocab_slices_match_whole_output_layer(tiny_models: dict[str, Path]) -> None:
-    from vocagno_export.graph import TokenLossModel
-
     model = AutoModelForCausalLM.from_pretrained(tiny_models["llama"], dtype=torch.float32).eval()
     vocab = model.get_output_embeddings().weight.shape[0]
     # Targets drawn from the whole vocabulary land in every slice, the last and shorter one included.
@@ -199,4 +198,20 @@ def test_invalid_vocab_slice_rejected(tiny_models: dict[str, Path], tmp_path: Pa
     options = ExportOptions(model_dir=tiny_models["llama"], output_dir=tmp_path / "teacher", vocab_slice=0)
     with pytest.raises(ValueError, match="invalid vocab slice 0"):
         export_teacher(options)
+    assert not (tmp_path / "teacher").exists()
+
+
+def test_cli_rejects_invalid_vocab_slice(
+    tiny_models: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    arguments = [
+        "--model",
+        str(tiny_models["llama"]),
+        "--output",
+        str(tmp_path / "teacher"),
+        "--vocab-slice",
+        "0",
+    ]
+    assert main(arguments) == 1
+    assert "invalid vocab slice 0" in caplog.text
     assert not (tmp_path / "teacher").exists()
